@@ -1,0 +1,365 @@
+package sdk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/winfsp/cgofuse/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// checkMountpoint verifies the mountpoint before libfuse sees it, so that
+// each problem gets its own message instead of libfuse's stderr line (and
+// so that both libfuse lines behave alike: libfuse3 would silently stack a
+// second mount or mount over a non-empty directory). It reports whether the
+// directory has entries (then AllowNonEmpty was set).
+func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
+	var st unix.Stat_t
+	err = unix.Stat(dir, &st)
+	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
+		if !r.ClearStale {
+			return false, &MountError{Dir: dir,
+				Reason: "a stale FUSE mount is in the way (its server died); set Options.ClearStale or run: fusermount3 -u -z " + dir,
+				Err:    err}
+		}
+		if derr := detach(dir); derr != nil {
+			return false, &MountError{Dir: dir, Reason: "cannot clear the stale FUSE mount", Err: derr}
+		}
+		err = unix.Stat(dir, &st)
+	}
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return false, &MountError{Dir: dir, Reason: "the mountpoint does not exist"}
+	case err != nil:
+		return false, &MountError{Dir: dir, Reason: "cannot stat the mountpoint", Err: err}
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return false, &MountError{Dir: dir, Reason: "the mountpoint is not a directory"}
+	}
+	if m, ok, err := mountAt(dir); err != nil {
+		return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
+	} else if ok {
+		return false, &MountError{Dir: dir,
+			Reason: fmt.Sprintf("something is already mounted there (%s from %s); unmount it first", m.FSType, m.Source)}
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, &MountError{Dir: dir, Reason: "cannot read the mountpoint", Err: err}
+	}
+	names, _ := f.Readdirnames(1)
+	f.Close()
+	if len(names) > 0 {
+		if !r.AllowNonEmpty {
+			return false, &MountError{Dir: dir,
+				Reason: fmt.Sprintf("the mountpoint is not empty (it contains %q); set Options.AllowNonEmpty to mount over it", names[0])}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// fusermount is the setuid helper of this build's libfuse line; libfuse
+// needs it for auto_unmount and for unprivileged mounts.
+func fusermount() string {
+	if Build == "fuse3" {
+		return "fusermount3"
+	}
+	return "fusermount"
+}
+
+func checkHelpers(r *resolved) error {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("/dev/fuse is not available (load the fuse module, or pass the device to the container): %w", err)
+	}
+	need := ""
+	switch {
+	case !r.NoAutoUnmount:
+		need = "auto_unmount"
+	case os.Geteuid() != 0:
+		need = "unprivileged mounts"
+	}
+	if need != "" {
+		if _, err := exec.LookPath(fusermount()); err != nil {
+			return fmt.Errorf("%s is not installed (apt-get install -y fuse3), and it is needed for %s: %w", fusermount(), need, err)
+		}
+	}
+	return nil
+}
+
+// mountEntry is one line of /proc/self/mountinfo.
+type mountEntry struct {
+	MountPoint string
+	FSType     string
+	Source     string
+}
+
+// parseMountinfo parses the format of proc(5) mountinfo: "36 35 98:0
+// /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue".
+// Fields before the " - " separator are positional; optional fields vary in
+// number. Paths are octal-escaped (\040 for a space).
+func parseMountinfo(r io.Reader) ([]mountEntry, error) {
+	var out []mountEntry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			return nil, fmt.Errorf("mountinfo line without separator: %q", line)
+		}
+		f := strings.Fields(pre)
+		g := strings.Fields(post)
+		if len(f) < 6 || len(g) < 2 {
+			return nil, fmt.Errorf("mountinfo line with too few fields: %q", line)
+		}
+		out = append(out, mountEntry{
+			MountPoint: unescapeMountinfo(f[4]),
+			FSType:     g[0],
+			Source:     unescapeMountinfo(g[1]),
+		})
+	}
+	return out, sc.Err()
+}
+
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1:i+4]) {
+			v, _ := strconv.ParseUint(s[i+1:i+4], 8, 8)
+			b.WriteByte(byte(v))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(s string) bool {
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return false
+		}
+	}
+	return s[0] <= '3'
+}
+
+// mountAt returns the topmost mount at dir.
+func mountAt(dir string) (mountEntry, bool, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return mountEntry{}, false, err
+	}
+	ms, err := parseMountinfo(bytes.NewReader(data))
+	if err != nil {
+		return mountEntry{}, false, err
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].MountPoint == dir {
+			return ms[i], true, nil
+		}
+	}
+	return mountEntry{}, false, nil
+}
+
+// waitLive polls until dir is a FUSE mount of ours in mountinfo and its root
+// answers stat, and returns the mount's device number.
+func waitLive(dir, subtype string, deadline <-chan time.Time) (uint64, error) {
+	want := "fuse." + subtype
+	var last error
+	for {
+		m, ok, err := mountAt(dir)
+		switch {
+		case err != nil:
+			last = err
+		case !ok:
+			last = errors.New("not listed in /proc/self/mountinfo")
+		case m.FSType != want && m.FSType != "fuse":
+			last = fmt.Errorf("mountinfo lists %s there, not %s", m.FSType, want)
+		default:
+			var st unix.Stat_t
+			if err := unix.Stat(dir, &st); err != nil {
+				last = fmt.Errorf("stat of the mounted root failed: %w", err)
+			} else {
+				return st.Dev, nil
+			}
+		}
+		select {
+		case <-deadline:
+			return 0, last
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// detach lazily unmounts dir: the mount disappears from the namespace now
+// and goes away for good when the last user lets go.
+func detach(dir string) error {
+	err := unix.Unmount(dir, unix.MNT_DETACH)
+	if err == nil || errors.Is(err, unix.EINVAL) {
+		return nil
+	}
+	if errors.Is(err, unix.EPERM) {
+		return runFusermount("-u", "-z", dir)
+	}
+	return err
+}
+
+func runFusermount(args ...string) error {
+	out, err := exec.Command(fusermount(), args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", fusermount(), strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// unmountDir unmounts gracefully: a plain unmount fails with EBUSY while
+// files are open, so it is retried until ctx is done; then the mount is
+// detached lazily and its FUSE connection aborted, so that open files get
+// errors instead of keeping this process serving forever.
+func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSystemHost) error {
+	for {
+		err := unix.Unmount(dir, 0)
+		switch {
+		case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil
+		case errors.Is(err, unix.EPERM):
+			if runFusermount("-u", dir) == nil {
+				return nil
+			}
+		case !errors.Is(err, unix.EBUSY):
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+		select {
+		case <-ctx.Done():
+			if derr := detach(dir); derr != nil {
+				return fmt.Errorf("lazy unmount of %s: %w", dir, derr)
+			}
+			abortConnection(dev)
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// fusectlDir is where the kernel's fusectl filesystem lists connections.
+const fusectlDir = "/sys/fs/fuse/connections"
+
+var fusectlOnce sync.Once
+
+// abortConnection aborts the FUSE connection of the mount with device dev,
+// as `echo 1 > /sys/fs/fuse/connections/N/abort` does. fusectl is mounted
+// first if it is not (root only); failure is harmless: the connection then
+// ends when the last open file is closed.
+func abortConnection(dev uint64) {
+	if dev == 0 {
+		return
+	}
+	fusectlOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(fusectlDir, "..")); err == nil {
+			if m, ok, _ := mountAt(fusectlDir); !ok || m.FSType != "fusectl" {
+				_ = unix.Mount("fusectl", fusectlDir, "fusectl", 0, "")
+			}
+		}
+	})
+	// fusectl names a connection by the kernel's encoding of the device
+	// number, which for the anonymous devices FUSE uses is the minor.
+	id := unix.Major(dev)<<20 | unix.Minor(dev)
+	_ = os.WriteFile(filepath.Join(fusectlDir, strconv.FormatUint(uint64(id), 10), "abort"), []byte("1"), 0)
+}
+
+// stderrMu serialises stderr capture: file descriptor 2 belongs to the whole
+// process, so only one Mount at a time may borrow it.
+var stderrMu sync.Mutex
+
+// stderrCapture tees what is written to fd 2 while libfuse mounts, so that
+// its messages ("fuse: unknown option ...") can go into the MountError.
+type stderrCapture struct {
+	saved int // the original fd 2, -1 if capture could not start
+	r     *os.File
+	mu    sync.Mutex
+	buf   bytes.Buffer // guarded by mu
+	done  chan struct{}
+}
+
+func captureStderr() *stderrCapture {
+	stderrMu.Lock()
+	c := &stderrCapture{saved: -1, done: make(chan struct{})}
+	r, w, err := os.Pipe()
+	if err != nil {
+		close(c.done)
+		return c
+	}
+	saved, err := unix.Dup(2)
+	if err != nil {
+		r.Close()
+		w.Close()
+		close(c.done)
+		return c
+	}
+	unix.CloseOnExec(saved)
+	if err := unix.Dup3(int(w.Fd()), 2, 0); err != nil {
+		unix.Close(saved)
+		r.Close()
+		w.Close()
+		close(c.done)
+		return c
+	}
+	w.Close()
+	c.saved, c.r = saved, r
+	go func() {
+		defer close(c.done)
+		p := make([]byte, 4096)
+		for {
+			n, err := r.Read(p)
+			if n > 0 {
+				// Everything still reaches the real stderr.
+				_, _ = unix.Write(saved, p[:n])
+				c.mu.Lock()
+				if c.buf.Len() < 16<<10 {
+					c.buf.Write(p[:n])
+				}
+				c.mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return c
+}
+
+// stop restores fd 2 and returns what was captured. A helper process
+// started meanwhile (fusermount with auto_unmount lives as long as the
+// mount) may still hold the pipe, so the reader is stopped by a deadline,
+// not by end of file.
+func (c *stderrCapture) stop() string {
+	defer stderrMu.Unlock()
+	if c.saved < 0 {
+		return ""
+	}
+	_ = unix.Dup3(c.saved, 2, 0)
+	_ = c.r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	<-c.done
+	c.r.Close()
+	unix.Close(c.saved)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.TrimSpace(c.buf.String())
+}

@@ -1,0 +1,46 @@
+//go:build !linux
+
+package sdk
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/winfsp/cgofuse/fuse"
+)
+
+// On platforms other than Linux the SDK builds (so that programs embedding
+// it can be cross-compiled) but makes no promises beyond what cgofuse does:
+// the mountpoint checks, readiness through mountinfo, stderr capture and the
+// graceful unmount are Linux features.
+
+func checkMountpoint(dir string, r *resolved) (bool, error) {
+	return false, nil
+}
+
+func checkHelpers(r *resolved) error { return nil }
+
+type stderrCapture struct{}
+
+func captureStderr() *stderrCapture   { return &stderrCapture{} }
+func (c *stderrCapture) stop() string { return "" }
+
+func waitLive(dir, subtype string, deadline <-chan time.Time) (uint64, error) {
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			return 0, nil
+		}
+		select {
+		case <-deadline:
+			_, err := os.Stat(dir)
+			return 0, err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSystemHost) error {
+	host.Unmount()
+	return nil
+}

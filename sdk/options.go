@@ -1,0 +1,244 @@
+package sdk
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// CachePolicy says how the kernel page cache treats a file's data.
+type CachePolicy int
+
+const (
+	// CacheAuto keeps the page cache while the file is open and drops it on
+	// the next open, so changes made behind the mount are seen after a
+	// reopen (libfuse's default).
+	CacheAuto CachePolicy = iota
+	// CacheKeep keeps cached pages across opens (keep_cache). Only correct
+	// when nothing changes the backend behind the mount.
+	CacheKeep
+	// CacheDirect bypasses the page cache (direct_io): every read and write
+	// reaches the filesystem at the application's size; mmap is refused.
+	CacheDirect
+)
+
+func (p CachePolicy) String() string {
+	switch p {
+	case CacheAuto:
+		return "auto"
+	case CacheKeep:
+		return "keep"
+	case CacheDirect:
+		return "direct"
+	}
+	return fmt.Sprintf("CachePolicy(%d)", int(p))
+}
+
+// Options configure a mount. The zero value is a sensible default: a
+// read-write, private mount with kernel permission checks, auto_unmount, a
+// one-second attribute cache and big writes.
+type Options struct {
+	// FSName is the source column of /proc/mounts (fsname=). Default "fusekit".
+	FSName string
+	// Subtype makes the type column read fuse.<Subtype>. Default "fusekit".
+	Subtype string
+
+	// ReadOnly mounts read-only: the kernel refuses writes with EROFS.
+	ReadOnly bool
+	// AllowOther lets users other than the mounting one use the mount.
+	AllowOther bool
+	// OwnPermissionChecks turns off the kernel's mode-bit checks
+	// (default_permissions); set it only when the filesystem checks
+	// permissions itself, for example through Accesser and the caller in
+	// the context.
+	OwnPermissionChecks bool
+	// AllowNonEmpty permits mounting over a directory that has entries.
+	AllowNonEmpty bool
+	// ClearStale unmounts a stale FUSE mount ("transport endpoint is not
+	// connected") found at the mountpoint instead of failing.
+	ClearStale bool
+	// NoAutoUnmount turns off auto_unmount, which otherwise removes the mount
+	// when the process dies without unmounting.
+	NoAutoUnmount bool
+	// HandleSignals unmounts cleanly (draining write-back) on SIGINT, SIGTERM
+	// and SIGHUP. cgofuse itself always unmounts on SIGINT and SIGTERM while a
+	// mount is live; this adds SIGHUP and a graceful drain.
+	HandleSignals bool
+
+	// AttrTimeout, EntryTimeout and NegativeTimeout are the kernel's caching
+	// times for attributes, names and missing names. Zero means one second,
+	// a negative value turns that cache off. The libfuse3 build of cgofuse
+	// always uses zero, whatever is set here; the SDK's own attribute cache
+	// (AttrCacheTTL) absorbs the resulting storm of Getattr calls.
+	AttrTimeout     time.Duration
+	EntryTimeout    time.Duration
+	NegativeTimeout time.Duration
+	// AttrCacheTTL is how long the SDK trusts attributes it fetched from the
+	// filesystem. Every change made through the mount invalidates them at
+	// once, so the TTL only bounds how late changes made behind the mount
+	// are seen. Zero means one second; negative turns the cache off.
+	AttrCacheTTL time.Duration
+
+	// Cache is the page cache policy for every file, unless FileCache says
+	// otherwise for a file. Files opened with O_DIRECT always bypass it.
+	Cache CachePolicy
+	// FileCache, if set, chooses the policy per open; name is the file's
+	// path in the filesystem and flags its open(2) flags.
+	FileCache func(name string, flags int) CachePolicy
+
+	// MaxWrite is the largest write the kernel sends, in bytes: a multiple of
+	// 4096 up to 131072 with libfuse2 (default 131072). libfuse3 always
+	// uses 1 MiB and MaxWrite must be zero there.
+	MaxWrite int
+	// MaxThreads caps the threads serving requests in the libfuse3 build
+	// (default 64; libfuse's own default is 10). libfuse2 has no cap and
+	// MaxThreads must be zero there.
+	MaxThreads int
+
+	// OwnerUID, OwnerGID and Umask, when set, override the owner, group and
+	// permission bits reported for every file. The SDK applies them itself
+	// because the libfuse3 build ignores libfuse's uid=, gid= and umask=.
+	OwnerUID *uint32
+	OwnerGID *uint32
+	Umask    *uint32
+
+	// MountTimeout bounds how long Mount waits for the mount to answer.
+	// Zero means 15 seconds.
+	MountTimeout time.Duration
+
+	// Logger receives one debug line per operation and warnings (recovered
+	// panics, cleanup failures). Nil means no logging at all.
+	Logger *slog.Logger
+
+	// RawOptions are passed to libfuse as -o options after the SDK's own,
+	// unchecked. They are an escape hatch: an option the running libfuse
+	// rejects makes Mount fail with libfuse's message.
+	RawOptions []string
+}
+
+// OptionError reports an invalid Options field.
+type OptionError struct {
+	Field  string
+	Value  any
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("sdk: invalid Options.%s = %v: %s", e.Field, e.Value, e.Reason)
+}
+
+// Uint32 returns a pointer to v, for the optional Options fields.
+func Uint32(v uint32) *uint32 { return &v }
+
+const (
+	defaultTimeout      = time.Second
+	defaultMountTimeout = 15 * time.Second
+	defaultMaxThreads   = 64
+	fuse2MaxWrite       = 128 << 10
+)
+
+// resolved holds Options after validation, with every default applied.
+type resolved struct {
+	Options
+	attrTTL time.Duration // SDK attribute cache TTL; 0 = off
+	kattr   time.Duration // kernel timeouts (libfuse2)
+	kentry  time.Duration
+	kneg    time.Duration
+}
+
+func timeoutOrDefault(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return defaultTimeout
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// validate checks every field and fills in defaults. The build-specific
+// checks (MaxWrite, MaxThreads) live in checkBuild.
+func (o *Options) validate() (*resolved, error) {
+	r := &resolved{Options: *o}
+	if r.FSName == "" {
+		r.FSName = "fusekit"
+	}
+	if r.Subtype == "" {
+		r.Subtype = "fusekit"
+	}
+	for field, v := range map[string]string{"FSName": r.FSName, "Subtype": r.Subtype} {
+		if strings.ContainsAny(v, ",\\\x00\n") {
+			return nil, &OptionError{field, v, "must not contain commas, backslashes, NUL or newlines"}
+		}
+	}
+	if r.Subtype != "" && strings.ContainsAny(r.Subtype, " \t/") {
+		return nil, &OptionError{"Subtype", r.Subtype, "must not contain spaces or slashes"}
+	}
+	switch r.Cache {
+	case CacheAuto, CacheKeep, CacheDirect:
+	default:
+		return nil, &OptionError{"Cache", r.Cache, "unknown cache policy"}
+	}
+	if r.Umask != nil && *r.Umask&^0o777 != 0 {
+		return nil, &OptionError{"Umask", fmt.Sprintf("%#o", *r.Umask), "must be within 0777"}
+	}
+	if r.MaxWrite < 0 {
+		return nil, &OptionError{"MaxWrite", r.MaxWrite, "must not be negative"}
+	}
+	if r.MaxThreads < 0 {
+		return nil, &OptionError{"MaxThreads", r.MaxThreads, "must not be negative"}
+	}
+	if r.MountTimeout < 0 {
+		return nil, &OptionError{"MountTimeout", r.MountTimeout, "must not be negative"}
+	}
+	if r.MountTimeout == 0 {
+		r.MountTimeout = defaultMountTimeout
+	}
+	for _, raw := range r.RawOptions {
+		if raw == "" || strings.HasPrefix(raw, "-") || strings.ContainsAny(raw, "\x00\n") {
+			return nil, &OptionError{"RawOptions", raw, "each entry must be one non-empty -o option such as \"name=value\""}
+		}
+	}
+	r.attrTTL = timeoutOrDefault(r.AttrCacheTTL)
+	r.kattr = timeoutOrDefault(r.AttrTimeout)
+	r.kentry = timeoutOrDefault(r.EntryTimeout)
+	r.kneg = timeoutOrDefault(r.NegativeTimeout)
+	if err := r.checkBuild(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// policy returns the page cache policy for one open.
+func (r *resolved) policy(name string, flags int) CachePolicy {
+	if r.FileCache != nil {
+		return r.FileCache(name, flags)
+	}
+	return r.Cache
+}
+
+// commonOptions are the -o options both libfuse lines accept.
+func (r *resolved) commonOptions() []string {
+	opts := []string{
+		"fsname=" + r.FSName,
+		"subtype=" + r.Subtype,
+	}
+	if !r.OwnPermissionChecks {
+		opts = append(opts, "default_permissions")
+	}
+	if r.AllowOther {
+		opts = append(opts, "allow_other")
+	}
+	if r.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	if !r.NoAutoUnmount {
+		opts = append(opts, "auto_unmount")
+	}
+	return opts
+}
+
+func secondsOption(name string, d time.Duration) string {
+	return fmt.Sprintf("%s=%g", name, d.Seconds())
+}

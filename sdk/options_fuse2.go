@@ -1,0 +1,43 @@
+//go:build !fuse3
+
+package sdk
+
+import "strconv"
+
+// Build names the libfuse line this binary was built for.
+const Build = "fuse2"
+
+func (r *resolved) checkBuild() error {
+	if r.MaxThreads != 0 {
+		return &OptionError{"MaxThreads", r.MaxThreads, "only the libfuse3 build (-tags fuse3) has a thread cap; leave it zero"}
+	}
+	if r.MaxWrite == 0 {
+		r.MaxWrite = fuse2MaxWrite
+	}
+	if r.MaxWrite%4096 != 0 || r.MaxWrite > fuse2MaxWrite {
+		return &OptionError{"MaxWrite", r.MaxWrite, "must be a multiple of 4096 up to 131072 with libfuse2"}
+	}
+	return nil
+}
+
+// libfuseOptions translates the options for libfuse 2.9. The kernel caches
+// are honoured here, and so are big writes; use_ino makes the backend's inode
+// numbers reach stat(2).
+func (r *resolved) libfuseOptions(nonempty bool) []string {
+	opts := r.commonOptions()
+	opts = append(opts,
+		"use_ino", "readdir_ino",
+		secondsOption("attr_timeout", r.kattr),
+		secondsOption("entry_timeout", r.kentry),
+		secondsOption("negative_timeout", r.kneg),
+	)
+	if r.MaxWrite > 4096 {
+		opts = append(opts, "big_writes", "max_write="+strconv.Itoa(r.MaxWrite))
+	}
+	if nonempty {
+		// libfuse2 refuses a non-empty mountpoint unless told; the SDK has
+		// already checked AllowNonEmpty itself.
+		opts = append(opts, "nonempty")
+	}
+	return append(opts, r.RawOptions...)
+}

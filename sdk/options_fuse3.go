@@ -1,0 +1,29 @@
+//go:build fuse3
+
+package sdk
+
+import "strconv"
+
+// Build names the libfuse line this binary was built for.
+const Build = "fuse3"
+
+func (r *resolved) checkBuild() error {
+	if r.MaxWrite != 0 {
+		return &OptionError{"MaxWrite", r.MaxWrite, "libfuse3 always uses 1 MiB writes; leave it zero"}
+	}
+	if r.MaxThreads == 0 {
+		r.MaxThreads = defaultMaxThreads
+	}
+	return nil
+}
+
+// libfuseOptions translates the options for libfuse 3. cgofuse wipes the
+// fuse_config that libfuse parsed (timeouts, uid=, gid=, umask=, kernel_cache
+// all become zero), so those are not passed: the SDK does them itself.
+// Inode numbers are requested through host.SetUseIno instead of use_ino.
+func (r *resolved) libfuseOptions(nonempty bool) []string {
+	_ = nonempty // libfuse3 mounts over non-empty directories without asking.
+	opts := r.commonOptions()
+	opts = append(opts, "max_threads="+strconv.Itoa(r.MaxThreads))
+	return append(opts, r.RawOptions...)
+}
