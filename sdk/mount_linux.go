@@ -25,19 +25,29 @@ import (
 // second mount or mount over a non-empty directory). It reports whether the
 // directory has entries (then AllowNonEmpty was set).
 func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
-	var st unix.Stat_t
-	err = unix.Stat(dir, &st)
-	if errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED) {
+	m, isMount, err := mountAt(dir)
+	if err != nil {
+		return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
+	}
+	if isMount && strings.HasPrefix(m.FSType, "fuse") && stale(dir) {
 		if !r.ClearStale {
 			return false, &MountError{Dir: dir,
-				Reason: "a stale FUSE mount is in the way (its server died); set Options.ClearStale or run: fusermount3 -u -z " + dir,
-				Err:    err}
+				Reason: "a stale FUSE mount is in the way (transport endpoint is not connected: its server died); set Options.ClearStale or run: fusermount3 -u -z " + dir}
 		}
 		if derr := detach(dir); derr != nil {
 			return false, &MountError{Dir: dir, Reason: "cannot clear the stale FUSE mount", Err: derr}
 		}
-		err = unix.Stat(dir, &st)
+		m, isMount, err = mountAt(dir)
+		if err != nil {
+			return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
+		}
 	}
+	if isMount {
+		return false, &MountError{Dir: dir,
+			Reason: fmt.Sprintf("something is already mounted there (%s from %s); unmount it first", m.FSType, m.Source)}
+	}
+	var st unix.Stat_t
+	err = unix.Stat(dir, &st)
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return false, &MountError{Dir: dir, Reason: "the mountpoint does not exist"}
@@ -45,12 +55,6 @@ func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
 		return false, &MountError{Dir: dir, Reason: "cannot stat the mountpoint", Err: err}
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return false, &MountError{Dir: dir, Reason: "the mountpoint is not a directory"}
-	}
-	if m, ok, err := mountAt(dir); err != nil {
-		return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
-	} else if ok {
-		return false, &MountError{Dir: dir,
-			Reason: fmt.Sprintf("something is already mounted there (%s from %s); unmount it first", m.FSType, m.Source)}
 	}
 	f, err := os.Open(dir)
 	if err != nil {
@@ -66,6 +70,15 @@ func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// stale reports whether the FUSE mount at dir has lost its server. statfs
+// always reaches the server, where stat may be answered from the kernel's
+// attribute cache even after the server died.
+func stale(dir string) bool {
+	var sfs unix.Statfs_t
+	err := unix.Statfs(dir, &sfs)
+	return errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED)
 }
 
 // fusermount is the setuid helper of this build's libfuse line; libfuse

@@ -24,6 +24,8 @@ func (r *resolved) checkBuild() error {
 func (r *resolved) libfuseOptions(nonempty bool) []string {
 	_ = nonempty // libfuse3 mounts over non-empty directories without asking.
 	opts := r.commonOptions()
-	opts = append(opts, "max_threads="+strconv.Itoa(r.MaxThreads))
+	// Idle threads are kept up to the cap (no churn); passing the value also
+	// keeps libfuse 3.14 from complaining about its own default.
+	opts = append(opts, "max_threads="+strconv.Itoa(r.MaxThreads), "max_idle_threads="+strconv.Itoa(r.MaxThreads))
 	return append(opts, r.RawOptions...)
 }

@@ -1,0 +1,287 @@
+//go:build linux
+
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fusekit/fusekit/sdk"
+	"github.com/fusekit/fusekit/sdk/sdktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// mounted reports whether dir is a mountpoint in this process's namespace.
+func mounted(t *testing.T, dir string) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func mountErr(t *testing.T, dir string, opts *sdk.Options) *sdk.MountError {
+	t.Helper()
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, opts)
+	if err == nil {
+		_ = srv.Unmount(context.Background())
+		t.Fatalf("mount on %s succeeded, want an error", dir)
+	}
+	var me *sdk.MountError
+	require.ErrorAs(t, err, &me)
+	return me
+}
+
+func TestMountRejectsBadMountpoints(t *testing.T) {
+	base := t.TempDir()
+
+	t.Run("missing", func(t *testing.T) {
+		me := mountErr(t, filepath.Join(base, "nope"), nil)
+		assert.Contains(t, me.Error(), "does not exist")
+	})
+	t.Run("not a directory", func(t *testing.T) {
+		f := filepath.Join(base, "file")
+		require.NoError(t, os.WriteFile(f, nil, 0o644))
+		me := mountErr(t, f, nil)
+		assert.Contains(t, me.Error(), "not a directory")
+	})
+	t.Run("non-empty", func(t *testing.T) {
+		d := filepath.Join(base, "full")
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "x"), 0o755))
+		me := mountErr(t, d, nil)
+		assert.Contains(t, me.Error(), "not empty")
+		assert.Contains(t, me.Error(), "AllowNonEmpty")
+
+		srv, err := sdk.Mount(sdktest.NewMemFS(), d, &sdk.Options{AllowNonEmpty: true})
+		require.NoError(t, err, "AllowNonEmpty must allow it in the %s build", sdk.Build)
+		require.NoError(t, srv.Unmount(context.Background()))
+	})
+	t.Run("already mounted", func(t *testing.T) {
+		srv := sdktest.Mount(t, sdktest.NewMemFS(), nil)
+		me := mountErr(t, srv.Dir(), nil)
+		assert.Contains(t, me.Error(), "already mounted")
+	})
+	t.Run("empty name", func(t *testing.T) {
+		me := mountErr(t, "", nil)
+		assert.Contains(t, me.Error(), "empty")
+	})
+	t.Run("nil filesystem", func(t *testing.T) {
+		_, err := sdk.Mount(nil, t.TempDir(), nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "nil")
+	})
+}
+
+func TestMountRejectsBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]sdk.Options{
+		"Umask":        {Umask: sdk.Uint32(0o1777)},
+		"FSName":       {FSName: "a,b"},
+		"Subtype":      {Subtype: "a b"},
+		"MaxWrite":     {MaxWrite: -1},
+		"Cache":        {Cache: sdk.CachePolicy(9)},
+		"RawOptions":   {RawOptions: []string{"-d"}},
+		"MountTimeout": {MountTimeout: -time.Second},
+	}
+	if sdk.Build == "fuse3" {
+		cases["MaxWrite"] = sdk.Options{MaxWrite: 65536}
+	} else {
+		cases["MaxThreads"] = sdk.Options{MaxThreads: 4}
+	}
+	for field, o := range cases {
+		t.Run(field, func(t *testing.T) {
+			_, err := sdk.Mount(sdktest.NewMemFS(), dir, &o)
+			var oe *sdk.OptionError
+			require.ErrorAs(t, err, &oe)
+			assert.Equal(t, field, oe.Field)
+			assert.Contains(t, err.Error(), "Options."+field)
+		})
+	}
+}
+
+func TestMountReportsLibfuseRejection(t *testing.T) {
+	dir := t.TempDir()
+	_, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{RawOptions: []string{"no_such_option_xyz"}})
+	var me *sdk.MountError
+	require.ErrorAs(t, err, &me)
+	assert.Contains(t, me.Reason, "refused")
+	assert.Contains(t, me.Stderr, "no_such_option_xyz", "libfuse's own message must reach the error")
+	assert.False(t, mounted(t, dir))
+}
+
+func TestUnmountLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, nil)
+	require.NoError(t, err)
+	require.True(t, mounted(t, dir))
+	require.NoError(t, srv.Unmount(context.Background()))
+	assert.False(t, mounted(t, dir))
+	select {
+	case <-srv.Done():
+	default:
+		t.Fatal("Done not closed after Unmount returned")
+	}
+	require.NoError(t, srv.Wait())
+	assert.ErrorIs(t, srv.Unmount(context.Background()), nil, "a second Unmount returns the first result")
+
+	// The same directory can be mounted again.
+	srv2, err := sdk.Mount(sdktest.NewMemFS(), dir, nil)
+	require.NoError(t, err)
+	require.NoError(t, srv2.Unmount(context.Background()))
+}
+
+func TestUnmountWithOpenFileDetachesAfterDeadline(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, nil)
+	require.NoError(t, err)
+	f, err := os.Create(filepath.Join(dir, "busy"))
+	require.NoError(t, err)
+	defer f.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.NoError(t, srv.Unmount(ctx))
+	assert.False(t, mounted(t, dir), "the mount must be gone after a forced unmount")
+	select {
+	case <-srv.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not release the filesystem after the forced unmount")
+	}
+	_, err = f.Write([]byte("x"))
+	assert.Error(t, err, "a write to a file of an aborted mount must fail")
+}
+
+func TestIndependentMounts(t *testing.T) {
+	a := sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	b := sdktest.Mount(t, sdktest.NewMemFS(), &sdk.Options{FSName: "second"})
+	require.NoError(t, os.WriteFile(filepath.Join(a.Dir(), "only-in-a"), []byte("a"), 0o644))
+	_, err := os.Stat(filepath.Join(b.Dir(), "only-in-a"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	require.NoError(t, b.Unmount(context.Background()))
+	_, err = os.Stat(filepath.Join(a.Dir(), "only-in-a"))
+	assert.NoError(t, err, "unmounting one mount must not disturb the other")
+}
+
+// TestStaleMount kills a server process with SIGKILL (no cleanup runs), then
+// mounts over the stale mount it left. auto_unmount is off in the child so
+// that the mount really stays stale.
+func TestStaleMount(t *testing.T) {
+	if os.Getenv("FUSEKIT_STALE_CHILD") != "" {
+		srv, err := sdk.Mount(sdktest.NewMemFS(), os.Getenv("FUSEKIT_STALE_CHILD"), &sdk.Options{NoAutoUnmount: true})
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("mounted\n")
+		srv.Wait()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStaleMount$")
+	cmd.Env = append(os.Environ(), "FUSEKIT_STALE_CHILD="+dir)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	require.Contains(t, string(buf[:n]), "mounted", "the child did not mount")
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	var sfs unix.Statfs_t
+	err = unix.Statfs(dir, &sfs)
+	require.True(t, errors.Is(err, syscall.ENOTCONN), "want a stale mount, statfs said %v", err)
+
+	me := mountErr(t, dir, nil)
+	assert.Contains(t, me.Error(), "stale")
+	assert.Contains(t, me.Error(), "ClearStale")
+
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
+	require.NoError(t, srv.Unmount(context.Background()))
+	assert.False(t, mounted(t, dir))
+}
+
+// TestAutoUnmountAfterCrash: with the default auto_unmount, a server killed
+// by SIGKILL leaves no mount behind.
+func TestAutoUnmountAfterCrash(t *testing.T) {
+	if os.Getenv("FUSEKIT_CRASH_CHILD") != "" {
+		srv, err := sdk.Mount(sdktest.NewMemFS(), os.Getenv("FUSEKIT_CRASH_CHILD"), nil)
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("mounted\n")
+		srv.Wait()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAutoUnmountAfterCrash$")
+	cmd.Env = append(os.Environ(), "FUSEKIT_CRASH_CHILD="+dir)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	require.Contains(t, string(buf[:n]), "mounted")
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for mounted(t, dir) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.False(t, mounted(t, dir), "auto_unmount must remove the mount of a killed server")
+}
+
+func TestSignalUnmounts(t *testing.T) {
+	if os.Getenv("FUSEKIT_SIGNAL_CHILD") != "" {
+		srv, err := sdk.Mount(sdktest.NewMemFS(), os.Getenv("FUSEKIT_SIGNAL_CHILD"), &sdk.Options{HandleSignals: true})
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("mounted\n")
+		if err := srv.Wait(); err != nil {
+			os.Exit(4)
+		}
+		os.Exit(0)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSignalUnmounts$")
+			cmd.Env = append(os.Environ(), "FUSEKIT_SIGNAL_CHILD="+dir)
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = unix.Unmount(dir, unix.MNT_DETACH) })
+			buf := make([]byte, 64)
+			n, _ := out.Read(buf)
+			require.Contains(t, string(buf[:n]), "mounted")
+			require.NoError(t, cmd.Process.Signal(sig))
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				require.NoError(t, err, "the server must exit cleanly after %v", sig)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the server did not exit after %v", sig)
+			}
+			assert.False(t, mounted(t, dir))
+		})
+	}
+}
