@@ -415,7 +415,9 @@ func (e errFS) Open(ctx context.Context, name string, flags int, perm uint32) (s
 
 var errBackend = errors.New("backend write failed")
 
-func (errFile) Flush(ctx context.Context) error             { return fmt.Errorf("%w: %w", errBackend, syscall.ENOSPC) }
+func (errFile) Flush(ctx context.Context) error {
+	return fmt.Errorf("%w: %w", errBackend, syscall.ENOSPC)
+}
 func (errFile) Sync(ctx context.Context, datasync bool) error { return syscall.EIO }
 
 func TestCloseAndFsyncReportErrors(t *testing.T) {

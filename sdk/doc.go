@@ -1,0 +1,74 @@
+// Package sdk mounts Go filesystems through FUSE.
+//
+// A filesystem implements the small FileSystem interface (Stat, Open,
+// ReadDir, Mkdir, Unlink, Rmdir, Rename, Truncate, Chmod, Chown, SetTimes,
+// StatFS) with Go errors, and opts into more (symlinks, hard links, xattrs,
+// device nodes, access checks, durability) by implementing the one-method
+// interfaces Symlinker, Linker, Xattrer, Mknoder, Accesser, Syncer and
+// DirSyncer. Mount hands it to cgofuse and returns a Server once the mount
+// answers; Server.Unmount drains and unmounts, and Server.Wait reports how
+// the mount ended.
+//
+// # The model
+//
+// Between the kernel and the filesystem sits a bridge that owns what every
+// filesystem would otherwise get wrong on its own:
+//
+//   - Handles. Each open(2) gets a File from the filesystem and a handle
+//     number from the SDK; reads and writes find the File by that number,
+//     never by path, so renames and unlinks of open files keep working
+//     (libfuse renames a file unlinked while open to a ".fuse_hidden" name;
+//     the SDK hides those from listings and removes leftovers of crashed
+//     processes).
+//   - Reads fill the buffer except at end of file (the kernel takes a short
+//     read as end of file), writes report exact counts, O_APPEND writes are
+//     placed at the real end of file under a per-file lock (the kernel's
+//     offset can be stale), O_TRUNC is atomic with open.
+//   - Errors are mapped to errno in exactly one place, Errno. A panic in a
+//     callback is logged with its stack, answered with EIO, and counted.
+//   - An attribute cache absorbs the libfuse3 build's Getattr storm; every
+//     change made through the mount invalidates what it touches.
+//   - Inode numbers from the filesystem reach stat(2) and readdir; a
+//     filesystem without them gets stable synthetic ones.
+//   - Objects are created with the mode and owner the caller asked for,
+//     the kernel checks permissions (default_permissions) unless the
+//     filesystem says it does, and setuid/setgid bits are dropped on
+//     unprivileged writes and on chown, as the kernel does.
+//
+// # Caching and the two libfuse lines
+//
+// cgofuse builds against libfuse2 by default and libfuse3 with the build
+// tag fuse3; Build names the one in use. With libfuse2 the kernel caches
+// attributes and names for AttrTimeout and EntryTimeout, writes are at most
+// 128 KiB (big_writes), and renameat2 flags are refused with EINVAL. With
+// libfuse3 the kernel caches nothing (cgofuse zeroes the timeouts), writes
+// reach 1 MiB, renameat2 flags work and single-time utimensat works. The
+// kernel's write-back cache cannot be enabled through cgofuse; the
+// write-back layer in package sdk/writeback does that work in user space.
+//
+// # Lifecycle
+//
+// Mount checks the mountpoint itself (missing, not a directory, non-empty,
+// already mounted, stale) so both libfuse lines behave alike, captures what
+// libfuse prints if it still refuses, and waits until the mount is listed
+// in /proc/self/mountinfo and its root answers. By default it mounts with
+// auto_unmount, so a process killed outright leaves no stale mount.
+// Unmount first drains buffered data (Syncer), then unmounts; while files
+// are open it retries until its context ends and then detaches the mount and
+// aborts the connection. cgofuse itself unmounts on SIGINT and SIGTERM;
+// Options.HandleSignals adds SIGHUP and the drain. Every Server is
+// independent; several can run in one process.
+//
+// # Concurrency
+//
+// Callbacks arrive on libfuse's threads concurrently (up to MaxThreads with
+// libfuse3). The SDK serialises only O_APPEND writes to one file; a
+// FileSystem and its Files must be safe for concurrent use.
+//
+// # Known limits
+//
+// cgofuse delivers no FUSE interrupts, so a request context is canceled only
+// when a forced unmount tears the mount down. flock and POSIX locks are
+// handled by the kernel locally. The "security.capability" xattr, asked for
+// on every write(2), is answered "absent" without asking the filesystem.
+package sdk
