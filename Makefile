@@ -4,8 +4,9 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 # Packages the tests and the demo need: both libfuse lines (runtime and
-# headers, cgofuse compiles against them), fusermount, and a C compiler.
-DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config
+# headers, cgofuse compiles against them), fusermount, a C compiler, and
+# sshd for the real network backend the write-back tests use.
+DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config openssh-server
 # A generous bound per package; the whole suite runs well under it.
 TEST_TIMEOUT ?= 15m
 PKGS ?= ./...
