@@ -429,3 +429,19 @@ func TestCloseAndFsyncReportErrors(t *testing.T) {
 	assert.ErrorIs(t, f.Sync(), syscall.EIO)
 	assert.ErrorIs(t, f.Close(), syscall.ENOSPC, "close(2) must return the Flush error")
 }
+
+func TestLeftoverHiddenFilesAreRemoved(t *testing.T) {
+	fsys := sdktest.NewMemFS()
+	ctx := context.Background()
+	// What a crashed server leaves behind: a file libfuse had renamed when
+	// it was unlinked while open.
+	f, err := fsys.Open(ctx, ".fuse_hidden0000002a00000001", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	srv := sdktest.Mount(t, fsys, nil)
+	names, err := readNames(srv.Dir())
+	require.NoError(t, err)
+	assert.Empty(t, names, "hidden leftovers must not be listed")
+	_, err = fsys.Stat(ctx, ".fuse_hidden0000002a00000001")
+	assert.ErrorIs(t, err, os.ErrNotExist, "and must be removed")
+}

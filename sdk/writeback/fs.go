@@ -1,0 +1,547 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fusekit/fusekit/sdk"
+)
+
+// FS buffers writes in memory in front of a backend sdk.FileSystem. It is
+// itself an sdk.FileSystem and an sdk.Syncer; see the package
+// documentation for the model.
+type FS struct {
+	backend sdk.FileSystem
+	opts    Options
+	// ctx is used for the backend calls write-back makes on its own; it is
+	// canceled when Close has stopped the workers.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// nsMu orders namespace changes with the mtime write-back sets by
+	// name: Rename and Unlink hold it exclusively, setMtime shares it, so
+	// the name a worker reads is still the file's name when it is used.
+	nsMu sync.RWMutex
+
+	mu sync.Mutex
+	// names maps the name of every open (or still draining) file to its
+	// node. A node that was unlinked or renamed over is absent but still
+	// in live. Guarded by mu; the node's name field changes under mu and
+	// the node's mu together.
+	names map[string]*node
+	live  map[*node]struct{} // guarded by mu
+	// closed is set by Close; also guarded by mu. isClosed reads the
+	// atomic copy without the lock.
+	closed     bool
+	closedFlag atomic.Bool
+	// stopped is set once the workers are told to exit; waits that depend
+	// on write-back give up then.
+	stopped atomic.Bool
+
+	acctMu   sync.Mutex
+	acctCond *sync.Cond
+	// dirty is the buffered, in-flight and reserved byte count of the
+	// whole FS. Guarded by acctMu.
+	dirty int64
+
+	qMu   sync.Mutex
+	qCond *sync.Cond
+	// queue holds nodes waiting for a worker; a node is in it at most
+	// once (node.queued). Guarded by qMu, as are node.queued and qStop.
+	queue []*node
+	qStop bool
+
+	errMu sync.Mutex
+	// syncErrs are the write-back errors since the last SyncFS; dropped
+	// counts those beyond maxSyncErrs. lastErr and lastErrName feed Stats.
+	// All guarded by errMu.
+	syncErrs    []error
+	dropped     int
+	lastErr     error
+	lastErrName string
+
+	stats struct {
+		inflight      atomic.Int64
+		written       atomic.Int64
+		errors        atomic.Int64
+		retries       atomic.Int64
+		throttleWaits atomic.Int64
+	}
+
+	workers     sync.WaitGroup
+	stopFlusher chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// maxSyncErrs bounds the errors SyncFS keeps between calls; the rest are
+// counted.
+const maxSyncErrs = 32
+
+var (
+	_ sdk.FileSystem = (*FS)(nil)
+	_ sdk.Syncer     = (*FS)(nil)
+	_ sdk.Symlinker  = (*FS)(nil)
+	_ sdk.Linker     = (*FS)(nil)
+	_ sdk.Xattrer    = (*FS)(nil)
+	_ sdk.Mknoder    = (*FS)(nil)
+	_ sdk.Accesser   = (*FS)(nil)
+	_ sdk.DirSyncer  = (*FS)(nil)
+)
+
+// New returns an FS that buffers writes to backend. It starts the
+// write-back workers and the age-based flusher; Close stops them.
+func New(backend sdk.FileSystem, opts Options) (*FS, error) {
+	if backend == nil {
+		return nil, errors.New("writeback: New needs a backend filesystem, got nil")
+	}
+	o, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	f := &FS{
+		backend:     backend,
+		opts:        o,
+		names:       make(map[string]*node),
+		live:        make(map[*node]struct{}),
+		stopFlusher: make(chan struct{}),
+	}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.acctCond = sync.NewCond(&f.acctMu)
+	f.qCond = sync.NewCond(&f.qMu)
+	for range o.Workers {
+		f.workers.Go(f.worker)
+	}
+	f.workers.Go(f.flusher)
+	return f, nil
+}
+
+// Backend returns the filesystem FS writes back to.
+func (f *FS) Backend() sdk.FileSystem { return f.backend }
+
+func (f *FS) isClosed() bool { return f.closedFlag.Load() }
+
+// buffered decides whether a handle opened with flags buffers its writes.
+func (f *FS) buffered(name string, flags int) bool {
+	if oDirect != 0 && flags&oDirect != 0 {
+		return false
+	}
+	if flags&(oSync|oDsync) != 0 {
+		return false
+	}
+	if f.opts.WriteThrough {
+		return false
+	}
+	if f.opts.Policy != nil {
+		return f.opts.Policy(name, flags)
+	}
+	return true
+}
+
+// lookup returns the node open under name, if any.
+func (f *FS) lookup(name string) *node {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.names[name]
+}
+
+// liveNodes returns every node, for FS-wide walks.
+func (f *FS) liveNodes() []*node {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	nodes := make([]*node, 0, len(f.live))
+	for n := range f.live {
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// Stat reports the backend's attributes, with the size and times the
+// buffered data gives the file while it has any.
+func (f *FS) Stat(ctx context.Context, name string) (sdk.Attr, error) {
+	if f.isClosed() {
+		return sdk.Attr{}, ErrClosed
+	}
+	// The node is looked at before the backend: if write-back finishes in
+	// between, the backend's answer is already new enough.
+	var ov overlay
+	if n := f.lookup(name); n != nil {
+		ov = n.attrOverlay()
+	}
+	a, err := f.backend.Stat(ctx, name)
+	if err != nil {
+		return a, err
+	}
+	ov.apply(&a)
+	return a, nil
+}
+
+// ReadDir lists the backend directory; entries that carry attributes get
+// the buffered size and times of files that have dirty data.
+func (f *FS) ReadDir(ctx context.Context, name string) ([]sdk.DirEntry, error) {
+	if f.isClosed() {
+		return nil, ErrClosed
+	}
+	prefix := name + "/"
+	if name == "." {
+		prefix = ""
+	}
+	overlays := make(map[string]overlay)
+	f.mu.Lock()
+	for p, n := range f.names {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && !strings.Contains(rest, "/") {
+			overlays[rest] = overlay{n: n}
+		}
+	}
+	f.mu.Unlock()
+	for k, ov := range overlays {
+		overlays[k] = ov.n.attrOverlay()
+	}
+	ents, err := f.backend.ReadDir(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ents {
+		if ov, ok := overlays[ents[i].Name]; ok && ents[i].Attr != nil {
+			a := *ents[i].Attr
+			ov.apply(&a)
+			ents[i].Attr = &a
+		}
+	}
+	return ents, nil
+}
+
+func (f *FS) Mkdir(ctx context.Context, name string, perm uint32) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	return f.backend.Mkdir(ctx, name, perm)
+}
+
+func (f *FS) Rmdir(ctx context.Context, name string) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	return f.backend.Rmdir(ctx, name)
+}
+
+// Unlink removes name. An open file's buffered data still goes to the
+// backend file it was opened as (keyed by the open file, not by name), so
+// readers of the open file keep seeing it; nothing is sent by name again.
+func (f *FS) Unlink(ctx context.Context, name string) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	f.nsMu.Lock()
+	defer f.nsMu.Unlock()
+	if err := f.backend.Unlink(ctx, name); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	if n := f.names[name]; n != nil {
+		delete(f.names, name)
+		n.setName("")
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// Rename renames in the backend, then moves the open files under oldname
+// (and, for a directory, below it) to their new names.
+func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.RenameFlags) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	f.nsMu.Lock()
+	defer f.nsMu.Unlock()
+	if err := f.backend.Rename(ctx, oldname, newname, flags); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if oldname == newname {
+		return nil
+	}
+	moved := f.takeNames(oldname)
+	var swapped map[string]*node
+	if flags&sdk.RenameExchange != 0 {
+		swapped = f.takeNames(newname)
+	} else if n := f.names[newname]; n != nil {
+		// The file renamed over is gone from the namespace, as after an
+		// unlink. Files below a replaced directory cannot exist: rename(2)
+		// only replaces an empty one.
+		delete(f.names, newname)
+		n.setName("")
+	}
+	for p, n := range moved {
+		np := newname + p[len(oldname):]
+		f.names[np] = n
+		n.setName(np)
+	}
+	for p, n := range swapped {
+		np := oldname + p[len(newname):]
+		f.names[np] = n
+		n.setName(np)
+	}
+	return nil
+}
+
+// takeNames removes and returns name and every name below it; f.mu is held.
+func (f *FS) takeNames(name string) map[string]*node {
+	out := make(map[string]*node)
+	for p, n := range f.names {
+		if p == name || strings.HasPrefix(p, name+"/") {
+			out[p] = n
+			delete(f.names, p)
+		}
+	}
+	return out
+}
+
+// Truncate of an open file is ordered with its buffered data (see
+// File.Truncate); other files go straight to the backend.
+func (f *FS) Truncate(ctx context.Context, name string, size int64) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	if n := f.lookup(name); n != nil {
+		return n.truncate(ctx, size)
+	}
+	return f.backend.Truncate(ctx, name, size)
+}
+
+func (f *FS) Chmod(ctx context.Context, name string, mode uint32) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	return f.backend.Chmod(ctx, name, mode)
+}
+
+func (f *FS) Chown(ctx context.Context, name string, uid, gid int) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	return f.backend.Chown(ctx, name, uid, gid)
+}
+
+// SetTimes writes the file's buffered data back first, so that the mtime
+// write-back sets afterwards cannot override the one asked for here.
+func (f *FS) SetTimes(ctx context.Context, name string, atime, mtime time.Time) error {
+	if f.isClosed() {
+		return ErrClosed
+	}
+	if n := f.lookup(name); n != nil {
+		if err := n.drain(ctx); err != nil {
+			return err
+		}
+	}
+	return f.backend.SetTimes(ctx, name, atime, mtime)
+}
+
+func (f *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
+	if f.isClosed() {
+		return sdk.StatFS{}, ErrClosed
+	}
+	return f.backend.StatFS(ctx)
+}
+
+// SyncFS writes back every buffered byte, waits for it, then calls the
+// backend's SyncFS if it has one. It returns every write-back error since
+// the previous SyncFS (including those already returned to a close or
+// fsync), so the caller that unmounts learns what did not make it.
+func (f *FS) SyncFS(ctx context.Context) error {
+	if f.isClosed() && f.stopped.Load() {
+		return ErrClosed
+	}
+	return f.syncAll(ctx)
+}
+
+func (f *FS) syncAll(ctx context.Context) error {
+	var errs []error
+	for _, n := range f.liveNodes() {
+		if err := n.drain(ctx); err != nil && ctx.Err() != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	if s, ok := f.backend.(sdk.Syncer); ok {
+		if err := s.SyncFS(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	f.errMu.Lock()
+	errs = append(f.syncErrs, errs...)
+	if f.dropped > 0 {
+		errs = append(errs, fmt.Errorf("writeback: %d more write-back errors not shown", f.dropped))
+	}
+	f.syncErrs, f.dropped = nil, 0
+	f.errMu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Close drains every buffered byte (bounded by ctx), stops the workers and
+// the flusher, and closes the backend files still held. Data that could not
+// be written back is reported with an error wrapping ErrDataLost. Every
+// operation fails with ErrClosed afterwards. Close returns once every
+// goroutine the FS started has exited; calling it again returns the first
+// result.
+func (f *FS) Close(ctx context.Context) error {
+	f.closeOnce.Do(func() { f.closeErr = f.close(ctx) })
+	return f.closeErr
+}
+
+func (f *FS) close(ctx context.Context) error {
+	f.mu.Lock()
+	f.closed = true
+	f.closedFlag.Store(true)
+	f.mu.Unlock()
+
+	err := f.syncAll(ctx)
+
+	f.stopped.Store(true)
+	close(f.stopFlusher)
+	f.qMu.Lock()
+	f.qStop = true
+	f.qCond.Broadcast()
+	f.qMu.Unlock()
+	f.acctMu.Lock()
+	f.acctCond.Broadcast()
+	f.acctMu.Unlock()
+	for _, n := range f.liveNodes() {
+		n.wake()
+	}
+	f.workers.Wait()
+	f.cancel()
+
+	var lost int64
+	var lostFiles int
+	errs := []error{err}
+	for _, n := range f.liveNodes() {
+		b, cerr := n.shutdown()
+		if b > 0 {
+			lost += b
+			lostFiles++
+		}
+		errs = append(errs, cerr)
+	}
+	if lost > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d bytes of %d files", ErrDataLost, lost, lostFiles))
+	}
+	return errors.Join(errs...)
+}
+
+// noteError records a write-back failure for SyncFS, Stats and OnError.
+func (f *FS) noteError(name string, err error) {
+	f.stats.errors.Add(1)
+	f.errMu.Lock()
+	if len(f.syncErrs) < maxSyncErrs {
+		f.syncErrs = append(f.syncErrs, err)
+	} else {
+		f.dropped++
+	}
+	f.lastErr, f.lastErrName = err, name
+	f.errMu.Unlock()
+	// Writers throttled on the global limit look for their handle's error
+	// when they wake.
+	f.acctMu.Lock()
+	f.acctCond.Broadcast()
+	f.acctMu.Unlock()
+	if f.opts.OnError != nil {
+		f.opts.OnError(name, err)
+	}
+}
+
+// Optional capabilities. FS always has these methods; when the backend
+// lacks the capability they answer sdk.ErrNotSupported (DirSyncer: nil, as
+// the SDK does without it). Link writes the source's buffered data back
+// first, so that the new name shows it.
+
+func (f *FS) Symlink(ctx context.Context, target, newname string) error {
+	s, ok := f.backend.(sdk.Symlinker)
+	if !ok {
+		return sdk.ErrNotSupported
+	}
+	return s.Symlink(ctx, target, newname)
+}
+
+func (f *FS) Readlink(ctx context.Context, name string) (string, error) {
+	s, ok := f.backend.(sdk.Symlinker)
+	if !ok {
+		return "", sdk.ErrNotSupported
+	}
+	return s.Readlink(ctx, name)
+}
+
+func (f *FS) Link(ctx context.Context, oldname, newname string) error {
+	l, ok := f.backend.(sdk.Linker)
+	if !ok {
+		return sdk.ErrNotSupported
+	}
+	if n := f.lookup(oldname); n != nil {
+		if err := n.drain(ctx); err != nil {
+			return err
+		}
+	}
+	return l.Link(ctx, oldname, newname)
+}
+
+func (f *FS) GetXattr(ctx context.Context, name, attr string) ([]byte, error) {
+	x, ok := f.backend.(sdk.Xattrer)
+	if !ok {
+		return nil, sdk.ErrNotSupported
+	}
+	return x.GetXattr(ctx, name, attr)
+}
+
+func (f *FS) SetXattr(ctx context.Context, name, attr string, value []byte, flags sdk.XattrFlags) error {
+	x, ok := f.backend.(sdk.Xattrer)
+	if !ok {
+		return sdk.ErrNotSupported
+	}
+	return x.SetXattr(ctx, name, attr, value, flags)
+}
+
+func (f *FS) ListXattr(ctx context.Context, name string) ([]string, error) {
+	x, ok := f.backend.(sdk.Xattrer)
+	if !ok {
+		return nil, sdk.ErrNotSupported
+	}
+	return x.ListXattr(ctx, name)
+}
+
+func (f *FS) RemoveXattr(ctx context.Context, name, attr string) error {
+	x, ok := f.backend.(sdk.Xattrer)
+	if !ok {
+		return sdk.ErrNotSupported
+	}
+	return x.RemoveXattr(ctx, name, attr)
+}
+
+func (f *FS) Mknod(ctx context.Context, name string, mode uint32, dev uint64) error {
+	m, ok := f.backend.(sdk.Mknoder)
+	if !ok {
+		return sdk.ErrNotSupported
+	}
+	return m.Mknod(ctx, name, mode, dev)
+}
+
+func (f *FS) Access(ctx context.Context, name string, mask uint32) error {
+	a, ok := f.backend.(sdk.Accesser)
+	if !ok {
+		return sdk.ErrNotSupported
+	}
+	return a.Access(ctx, name, mask)
+}
+
+func (f *FS) SyncDir(ctx context.Context, name string) error {
+	d, ok := f.backend.(sdk.DirSyncer)
+	if !ok {
+		return nil
+	}
+	return d.SyncDir(ctx, name)
+}
