@@ -17,6 +17,16 @@ type attrCache struct {
 
 	mu      sync.Mutex
 	entries map[string]attrEntry // guarded by mu
+	caps    map[string]capEntry  // guarded by mu
+}
+
+// capEntry caches the security.capability xattr of a name. The kernel asks
+// for it before every write(2); writes do not change xattrs, so this cache
+// survives them and is dropped only by xattr and namespace changes.
+type capEntry struct {
+	value   []byte
+	err     error
+	expires time.Duration
 }
 
 type attrEntry struct {
@@ -30,7 +40,7 @@ type attrEntry struct {
 const maxAttrEntries = 1 << 16
 
 func newAttrCache(ttl time.Duration) *attrCache {
-	return &attrCache{ttl: ttl, epoch: time.Now(), entries: make(map[string]attrEntry)}
+	return &attrCache{ttl: ttl, epoch: time.Now(), entries: make(map[string]attrEntry), caps: make(map[string]capEntry)}
 }
 
 func (c *attrCache) now() time.Duration { return time.Since(c.epoch) }
@@ -70,16 +80,73 @@ func (c *attrCache) put(name string, a Attr, err error) {
 	c.entries[name] = e
 }
 
-// invalidate forgets name and its parent directory, whose size, link count
-// and times change with it.
+// invalidate forgets everything cached about name (attributes and
+// capability xattr) and its parent directory's attributes, which change
+// with it. A name with hard links takes its other names along.
 func (c *attrCache) invalidate(name string) {
 	if c.ttl == 0 {
 		return
 	}
 	c.mu.Lock()
-	delete(c.entries, name)
+	defer c.mu.Unlock()
+	delete(c.caps, name)
+	c.dropLocked(name)
 	delete(c.entries, parentOf(name))
+}
+
+// invalidateData forgets the attributes of name after its data changed
+// (write, truncate); its xattrs stay cached.
+func (c *attrCache) invalidateData(name string) {
+	if c.ttl == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(name)
+}
+
+// dropLocked deletes name's entry and, when the entry says the file has
+// other hard links, the entries of every name with the same inode: they all
+// show the same size and times. Caller holds mu.
+func (c *attrCache) dropLocked(name string) {
+	e, ok := c.entries[name]
+	if !ok {
+		return
+	}
+	delete(c.entries, name)
+	if e.err == nil && e.attr.Nlink > 1 && !e.attr.IsDir() && e.attr.Ino != 0 {
+		for k, v := range c.entries {
+			if v.err == nil && v.attr.Ino == e.attr.Ino {
+				delete(c.entries, k)
+			}
+		}
+	}
+}
+
+func (c *attrCache) getCap(name string) ([]byte, error, bool) {
+	if c.ttl == 0 {
+		return nil, nil, false
+	}
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.caps[name]
 	c.mu.Unlock()
+	if !ok || now >= e.expires {
+		return nil, nil, false
+	}
+	return e.value, e.err, true
+}
+
+func (c *attrCache) putCap(name string, value []byte, err error) {
+	if c.ttl == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.caps) >= maxAttrEntries {
+		c.caps = make(map[string]capEntry)
+	}
+	c.caps[name] = capEntry{value: value, err: err, expires: c.now() + c.ttl}
 }
 
 // invalidateTree forgets name, its parent and everything below name; used
@@ -94,6 +161,11 @@ func (c *attrCache) invalidateTree(name string) {
 	for k := range c.entries {
 		if _, ok := under(k, name); ok {
 			delete(c.entries, k)
+		}
+	}
+	for k := range c.caps {
+		if _, ok := under(k, name); ok {
+			delete(c.caps, k)
 		}
 	}
 }

@@ -22,8 +22,8 @@ const noFh = ^uint64(0)
 const hiddenPrefix = ".fuse_hidden"
 
 // capabilityXattr is asked for on every write(2), by the kernel deciding
-// whether to drop file capabilities. It is answered here without a round
-// trip to the filesystem.
+// whether to drop file capabilities. Its answer is cached so that writes do
+// not cost a round trip to the filesystem each.
 const capabilityXattr = "security.capability"
 
 // bridge implements cgofuse's FileSystemInterface on top of a FileSystem.
@@ -54,6 +54,8 @@ type bridge struct {
 	inos    *inodeTable
 	stats   counters
 
+	started time.Time // when the mount was made; leftovers are older
+
 	initOnce sync.Once
 	initc    chan struct{} // closed by Init
 	// destroyed is called once from Destroy with the drain error.
@@ -70,6 +72,7 @@ func newBridge(ctx context.Context, fsys FileSystem, opts *resolved, destroyed f
 		inos:      newInodeTable(),
 		initc:     make(chan struct{}),
 		destroyed: destroyed,
+		started:   time.Now(),
 	}
 	b.symlinker, _ = fsys.(Symlinker)
 	b.linker, _ = fsys.(Linker)
@@ -572,7 +575,7 @@ func (b *bridge) Readdir(path string, fill func(name string, stat *fuse.Stat_t, 
 	for i := range ents {
 		e := &ents[i]
 		child := join(name, e.Name)
-		if strings.HasPrefix(e.Name, hiddenPrefix) {
+		if isHiddenName(e.Name) {
 			b.removeLeftover(ctx, child)
 			continue
 		}
@@ -592,13 +595,34 @@ func (b *bridge) Readdir(path string, fill func(name string, stat *fuse.Stat_t, 
 	return 0
 }
 
+// isHiddenName matches exactly the names libfuse gives files unlinked while
+// open: ".fuse_hidden" and 16 hex digits (inode and counter).
+func isHiddenName(name string) bool {
+	if len(name) != len(hiddenPrefix)+16 || !strings.HasPrefix(name, hiddenPrefix) {
+		return false
+	}
+	for _, c := range name[len(hiddenPrefix):] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // removeLeftover deletes a .fuse_hidden file that no handle of this mount
-// has open: libfuse renames files unlinked while open to such names and
-// removes them at the last close, so one that is not open is what a crashed
-// process left behind. (Another process serving the same backend at the
-// same time could still have it open; that setup is not supported.)
+// has open, has no other link and was last changed before this mount
+// started: libfuse renames files unlinked while open to such names and
+// removes them at the last close, so such a file is what a crashed server
+// left behind. A live one of another process serving the same backend is
+// newer than the mount only if it was unlinked since; one unlinked earlier
+// would be taken (that setup, two servers over one backend, is not
+// supported).
 func (b *bridge) removeLeftover(ctx context.Context, name string) {
 	if b.opts.ReadOnly || b.nodes.isOpen(name) {
+		return
+	}
+	a, err := b.fsys.Stat(ctx, name)
+	if err != nil || !a.IsRegular() || a.Nlink > 1 || !a.Ctime.Before(b.started) {
 		return
 	}
 	if err := b.fsys.Unlink(ctx, name); err != nil && Errno(err) != syscall.ENOENT {
@@ -736,7 +760,7 @@ func (b *bridge) Write(path string, buff []byte, ofst int64, fh uint64) (rc int)
 	}
 	n, err := h.file.WriteAt(ctx, buff, ofst)
 	if n > 0 {
-		b.attrs.invalidate(name)
+		b.attrs.invalidateData(name)
 		b.stats.bytesWritten.Add(uint64(n))
 		if h.killPriv.Load() {
 			b.dropPrivOnWrite(ctx, h, name)
@@ -788,7 +812,7 @@ func (b *bridge) Truncate(path string, size int64, fh uint64) (rc int) {
 	} else {
 		err = b.fsys.Truncate(ctx, name, size)
 	}
-	b.attrs.invalidate(name)
+	b.attrs.invalidateData(name)
 	return errc(err)
 }
 
@@ -850,10 +874,22 @@ func (b *bridge) Setxattr(path, attr string, value []byte, flags int) (rc int) {
 func (b *bridge) Getxattr(path, attr string) (rc int, value []byte) {
 	ctx, t := b.begin()
 	defer b.end(OpGetxattr, t, path, &rc)
-	if b.xattrer == nil || attr == capabilityXattr {
+	if b.xattrer == nil {
 		return -int(syscall.ENODATA), nil
 	}
-	v, err := b.xattrer.GetXattr(ctx, fsName(path), attr)
+	name := fsName(path)
+	if attr == capabilityXattr {
+		if v, err, ok := b.attrs.getCap(name); ok {
+			if err != nil {
+				return errc(err), nil
+			}
+			return 0, v
+		}
+	}
+	v, err := b.xattrer.GetXattr(ctx, name, attr)
+	if attr == capabilityXattr {
+		b.attrs.putCap(name, v, err)
+	}
 	if err != nil {
 		return errc(err), nil
 	}

@@ -188,3 +188,36 @@ func TestOptionsDefaults(t *testing.T) {
 	require.True(t, errors.As(err, &oe))
 	assert.Equal(t, "Umask", oe.Field)
 }
+
+func TestAttrCacheHardLinksInvalidateTogether(t *testing.T) {
+	c := newAttrCache(time.Hour)
+	c.put("a", Attr{Ino: 7, Nlink: 2, Mode: TypeRegular}, nil)
+	c.put("b", Attr{Ino: 7, Nlink: 2, Mode: TypeRegular}, nil)
+	c.put("c", Attr{Ino: 8, Nlink: 1, Mode: TypeRegular}, nil)
+	c.invalidateData("a")
+	_, _, ok := c.get("b")
+	assert.False(t, ok, "a write through one hard link changes what the other shows")
+	_, _, ok = c.get("c")
+	assert.True(t, ok)
+}
+
+func TestCapabilityCacheSurvivesWrites(t *testing.T) {
+	c := newAttrCache(time.Hour)
+	c.put("f", Attr{Mode: TypeRegular}, nil)
+	c.putCap("f", nil, syscall.ENODATA)
+	c.invalidateData("f")
+	_, err, ok := c.getCap("f")
+	require.True(t, ok, "writes must not cost a capability lookup each")
+	assert.ErrorIs(t, err, syscall.ENODATA)
+	c.invalidate("f")
+	_, _, ok = c.getCap("f")
+	assert.False(t, ok, "xattr and namespace changes drop it")
+}
+
+func TestIsHiddenName(t *testing.T) {
+	assert.True(t, isHiddenName(".fuse_hidden0000002a00000001"))
+	assert.False(t, isHiddenName(".fuse_hidden"))
+	assert.False(t, isHiddenName(".fuse_hidden_mine"))
+	assert.False(t, isHiddenName(".fuse_hidden0000002A00000001"), "libfuse writes lower-case hex")
+	assert.False(t, isHiddenName(".fuse_hidden0000002a000000011"))
+}

@@ -445,3 +445,20 @@ func TestLeftoverHiddenFilesAreRemoved(t *testing.T) {
 	_, err = fsys.Stat(ctx, ".fuse_hidden0000002a00000001")
 	assert.ErrorIs(t, err, os.ErrNotExist, "and must be removed")
 }
+
+func TestHardLinkSizeSeenThroughOtherName(t *testing.T) {
+	dir := sdktest.Mount(t, sdktest.NewMemFS(), &sdk.Options{AttrTimeout: -1, EntryTimeout: -1}).Dir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	require.NoError(t, os.WriteFile(a, []byte("hello"), 0o644))
+	require.NoError(t, os.Link(a, b))
+	_, err := os.Stat(b) // cache b's attributes
+	require.NoError(t, err)
+	f, err := os.OpenFile(a, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte(" world"))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	fi, err := os.Stat(b)
+	require.NoError(t, err)
+	assert.EqualValues(t, 11, fi.Size(), "the SDK cache must not show a stale size through the other link")
+}

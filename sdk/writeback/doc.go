@@ -1,0 +1,83 @@
+// Package writeback is a userspace write-back cache for fusekit
+// filesystems: a sdk.FileSystem middleware that acknowledges writes once
+// they are in memory and sends them to the backend later, in large
+// contiguous chunks, from a bounded pool of workers.
+//
+//	wb, err := writeback.New(aferofs.New(fs), writeback.Options{})
+//	srv, err := sdk.Mount(wb, dir, nil)
+//	...
+//	srv.Unmount(ctx)  // calls wb.SyncFS: every buffered byte is written back
+//	wb.Close(ctx)     // stops the workers
+//
+// # Model
+//
+// Every file opened through FS gets a node, shared by all the handles open
+// on it and found by name; Rename and Unlink re-key the name map, and the
+// node keeps writing to the backend file it opened, so data follows the
+// open file, never a path. A node holds the dirty data as a set of
+// extents (coalesced byte ranges), the chunk a worker is sending, and the
+// file's size and mtime while it has dirty data: Stat, fstat and ReadDir
+// report those, and reads through any handle merge the buffer over the
+// backend's bytes. After the last chunk the worker sets the backend's mtime
+// to that of the last buffered write, so stat never goes back in time, and
+// hands size and times back to the backend.
+//
+// Write-back starts when a file has a chunk's worth of data, when the whole
+// FS passes half of MaxDirty, when data is older than MaxAge, and when
+// someone waits for it: Flush (every close(2)), Sync (fsync, followed by
+// the backend's Sync), SyncFS (syncfs, unmount), Truncate, SetTimes, Link,
+// O_DIRECT I/O, and the last handle's Close. Writers block while their file
+// is at MaxDirtyPerFile or the FS at MaxDirty; they never fail for it.
+//
+// Truncate waits for the chunk in flight, truncates the backend, then drops
+// the buffered bytes past the new size, so write-back can never resurrect
+// them. Handles opened with O_DIRECT, O_SYNC or O_DSYNC, or that Policy or
+// WriteThrough exclude, write through: buffered data overlapping their
+// range is written back first, and buffered writes overlapping an
+// unbuffered write in progress wait for it. Their reads write back the
+// buffered data past their offset first (on failure they read the merged
+// buffer instead). The SDK places O_APPEND writes at the size fstat
+// reports, which includes the buffer; FS never passes O_APPEND or O_DIRECT
+// to the backend.
+//
+// # Errors
+//
+// A chunk that fails with a temporary error (IsTemporary) is retried with
+// doubling backoff, Retries times; then, like any other failure, the error
+// becomes a WriteBackError that is sticky on the file: each handle open at
+// the time returns it once, from its next WriteAt, Flush or Sync, and
+// SyncFS returns it once too. Stats and Options.OnError see it as well.
+// The data stays buffered and is retried at the next flush or after
+// MaxAge; a write-back error is never only logged. It maps to EIO, or to
+// the backend's errno when that is not a temporary one (ENOSPC stays
+// ENOSPC).
+//
+// # Crash window
+//
+// Data acknowledged to write(2) but not yet written back is lost if the
+// process dies: close(2), fsync(2), syncfs(2) and unmount are the points
+// after which it is on the backend (and, for fsync, synced there).
+//
+// # Locking
+//
+// Lock order, outermost first:
+//
+//	FS.nsMu (namespace changes vs. setting mtime by name)
+//	FS.mu   (name map, live set)
+//	node.mu (everything about one file)
+//	FS.qMu, FS.acctMu, FS.errMu (leaves; never held together)
+//
+// No lock is held across a backend call, except nsMu (shared) around the
+// SetTimes that write-back makes by name. Each struct field says which lock
+// guards it.
+//
+// # Limits
+//
+// Two names of one backend file (hard links) opened through different
+// names get separate buffers; Link writes the source's buffer back first.
+// A file's chunks go to the backend one at a time, in offset order;
+// parallelism is across files. Extents grow by append, so a buffer may
+// hold up to twice its counted bytes in capacity. The optional
+// capabilities (symlinks, links, xattrs, mknod, access) are always present
+// on FS and answer sdk.ErrNotSupported when the backend lacks them.
+package writeback

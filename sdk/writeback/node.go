@@ -1,0 +1,880 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fusekit/fusekit/sdk"
+)
+
+// node is the write-back state of one open file, shared by every handle
+// opened on it through the same name (and kept by rename and unlink).
+type node struct {
+	fs *FS
+
+	mu   sync.Mutex
+	cond *sync.Cond // on mu; broadcast whenever a waiter's condition may have changed
+
+	// Everything below is guarded by mu, except where noted.
+
+	// name is the file's current name; "" once unlinked or renamed over.
+	// Written with fs.mu held as well.
+	name string
+	// refs counts open handles plus Opens in progress that pinned the node.
+	refs    int
+	handles map[*handle]struct{}
+	// rf and wf are the backend files used to read and to write back; they
+	// may be the same file. files lists every backend file the node owns,
+	// closed when the node retires.
+	rf, wf sdk.File
+	files  []sdk.File
+	// attr is the last attribute set read from the backend, for fstat of an
+	// unlinked file whose backend file cannot stat itself.
+	attr sdk.Attr
+
+	ext      extentSet
+	inflight *extent // the chunk a worker is writing, still readable here
+	directs  []span  // unbuffered writes under way
+	// dirty is ext.len() plus the in-flight chunk plus writers'
+	// reservations: the per-file count MaxDirtyPerFile bounds.
+	dirty int64
+
+	// owned is set while the node is the authority on size and mtime: from
+	// the first buffered write until write-back has sent every byte and set
+	// the backend's mtime. size is valid when sizeValid; sizeEpoch counts
+	// size changes made behind the buffer (unbuffered writes, truncates),
+	// so that a size read from the backend without the lock is not stored
+	// over a newer one.
+	owned      bool
+	size       int64
+	sizeValid  bool
+	sizeEpoch  uint64
+	mtime      time.Time
+	gen        uint64 // bumped by every buffered change, to detect writes during setMtime
+	dirtySince time.Time
+
+	running    bool // a worker is writing this node back
+	gate       int  // flushes and truncates in progress; buffered writes wait while > 0
+	flushers   int  // drains waiting; they let a failed node be retried
+	truncating bool // stops the worker after its current chunk
+	failed     bool // the last write-back failed; only a flush or the age tick retries
+	failedAt   time.Time
+	failSeq    uint64
+	lastErr    error
+	retired    bool
+
+	queued bool // guarded by fs.qMu, not mu
+}
+
+// span is a byte range [off, end).
+type span struct{ off, end int64 }
+
+func (s span) overlaps(off, end int64) bool { return s.off < end && off < s.end }
+
+func newNode(f *FS, name string) *node {
+	n := &node{fs: f, name: name, handles: make(map[*handle]struct{})}
+	n.cond = sync.NewCond(&n.mu)
+	return n
+}
+
+func (n *node) setName(name string) {
+	n.mu.Lock()
+	n.name = name
+	n.mu.Unlock()
+}
+
+// wake lets every waiter recheck, after Close stopped the workers.
+func (n *node) wake() {
+	n.mu.Lock()
+	n.cond.Broadcast()
+	n.mu.Unlock()
+}
+
+// handle is one open of a node: what Open returns.
+type handle struct {
+	n        *node
+	flags    int
+	buffered bool
+	writable bool
+	datasync bool // O_DSYNC without O_SYNC
+
+	// err is the first write-back error this handle has not reported yet;
+	// hasErr mirrors err != nil for waiters that cannot take n.mu. Both
+	// written under n.mu.
+	err    error
+	hasErr atomic.Bool
+	closed bool // guarded by n.mu
+}
+
+var (
+	_ sdk.File       = (*handle)(nil)
+	_ sdk.Flusher    = (*handle)(nil)
+	_ sdk.FileStater = (*handle)(nil)
+)
+
+// takeErr returns and clears the handle's unreported error; n.mu is held.
+func (h *handle) takeErr() error {
+	err := h.err
+	h.err = nil
+	h.hasErr.Store(false)
+	return err
+}
+
+// Open opens name in the backend and attaches the handle to the file's
+// node, creating it on first open. O_APPEND and O_DIRECT are not passed to
+// the backend: the SDK places appends, and direct I/O is this layer's
+// business. A write-only open asks the backend for read-write access first
+// (reads may be needed to serve the file), falling back to write-only.
+func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	if f.isClosed() {
+		return nil, ErrClosed
+	}
+	// Pin an existing node so it cannot retire while the backend opens.
+	f.mu.Lock()
+	pinned := f.names[name]
+	if pinned != nil {
+		pinned.mu.Lock()
+		pinned.refs++
+		pinned.mu.Unlock()
+	}
+	f.mu.Unlock()
+
+	trunc := flags&oTrunc != 0
+	bflags := flags &^ (oAppend | oDirect)
+	if pinned != nil {
+		// Truncating in the backend now could be undone by write-back in
+		// flight: the node truncates instead, in order, once attached.
+		bflags &^= oTrunc
+	}
+	acc := flags & oAccMode
+	var bf sdk.File
+	var err error
+	if acc == oWronly {
+		bf, err = f.backend.Open(ctx, name, bflags&^oAccMode|oRdwr, perm)
+		if err == nil {
+			acc = oRdwr
+		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
+			bf, err = f.backend.Open(ctx, name, bflags, perm)
+		}
+	} else {
+		bf, err = f.backend.Open(ctx, name, bflags, perm)
+	}
+	if err != nil {
+		if pinned != nil {
+			pinned.unref()
+		}
+		return nil, err
+	}
+
+	h := &handle{
+		flags:    flags,
+		buffered: f.buffered(name, flags),
+		writable: flags&oAccMode != oRdonly,
+		datasync: flags&oDsync != 0 && flags&oSync != oSync,
+	}
+	f.mu.Lock()
+	n := f.names[name]
+	existed := n != nil
+	switch {
+	case n == nil:
+		n = newNode(f, name)
+		f.names[name] = n
+		f.live[n] = struct{}{}
+		n.mu.Lock()
+		n.refs++
+	case n == pinned:
+		n.mu.Lock()
+	default:
+		// The pinned node was renamed or unlinked while the backend opened
+		// name: the file opened is another one.
+		n.mu.Lock()
+		n.refs++
+	}
+	spare := n.addFile(bf, acc)
+	h.n = n
+	n.handles[h] = struct{}{}
+	n.mu.Unlock()
+	f.mu.Unlock()
+	if pinned != nil && pinned != n {
+		pinned.unref()
+	}
+	if spare != nil {
+		if cerr := spare.Close(); cerr != nil {
+			f.noteError(name, fmt.Errorf("writeback: closing a spare backend handle of %q: %w", name, cerr))
+		}
+	}
+	if trunc && h.writable && (existed || pinned != nil) {
+		if err := n.truncate(ctx, 0); err != nil {
+			_ = h.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// addFile keeps bf if the node lacks the access it gives and returns it
+// otherwise, for the caller to close. n.mu is held.
+func (n *node) addFile(bf sdk.File, acc int) sdk.File {
+	keep := false
+	if acc != oWronly && n.rf == nil {
+		n.rf, keep = bf, true
+	}
+	if acc != oRdonly && n.wf == nil {
+		n.wf, keep = bf, true
+	}
+	if !keep {
+		return bf
+	}
+	n.files = append(n.files, bf)
+	return nil
+}
+
+// unref drops a pin taken by an Open that failed or went elsewhere.
+func (n *node) unref() {
+	n.mu.Lock()
+	n.refs--
+	n.mu.Unlock()
+	_ = n.fs.maybeRetire(n)
+}
+
+// overlay is a node's view of size and times, taken under its lock.
+type overlay struct {
+	n     *node
+	owned bool
+	size  int64
+	mtime time.Time
+}
+
+func (n *node) attrOverlay() overlay {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return overlay{n: n, owned: n.owned, size: n.size, mtime: n.mtime}
+}
+
+// apply puts the buffered size and times over backend attributes.
+func (o overlay) apply(a *sdk.Attr) {
+	if !o.owned {
+		return
+	}
+	a.Size = o.size
+	a.Blocks = 0 // unknown: the SDK derives it from Size
+	a.Mtime = o.mtime
+	if a.Ctime.Before(o.mtime) {
+		a.Ctime = o.mtime
+	}
+}
+
+// Stat (fstat) reports the backend file's attributes with the buffered size
+// and times. The SDK places O_APPEND writes at the Size it returns.
+func (h *handle) Stat(ctx context.Context) (sdk.Attr, error) {
+	n := h.n
+	if n.fs.isClosed() {
+		return sdk.Attr{}, ErrClosed
+	}
+	ov := n.attrOverlay()
+	a, err := n.backendAttr(ctx)
+	if err != nil {
+		return a, err
+	}
+	ov.apply(&a)
+	return a, nil
+}
+
+// backendAttr stats the backend file, through the open file when it can,
+// by name otherwise, and from the last answer once the file has no name.
+func (n *node) backendAttr(ctx context.Context) (sdk.Attr, error) {
+	n.mu.Lock()
+	bf := n.rf
+	if bf == nil {
+		bf = n.wf
+	}
+	name := n.name
+	n.mu.Unlock()
+	var a sdk.Attr
+	var err error
+	switch st, ok := bf.(sdk.FileStater); {
+	case ok:
+		a, err = st.Stat(ctx)
+	case name != "":
+		a, err = n.fs.backend.Stat(ctx, name)
+	default:
+		n.mu.Lock()
+		a = n.attr
+		n.mu.Unlock()
+		if a.Mode == 0 {
+			return a, errNoName
+		}
+		return a, nil
+	}
+	if err == nil {
+		n.mu.Lock()
+		n.attr = a
+		n.mu.Unlock()
+	}
+	return a, err
+}
+
+// ReadAt serves buffered bytes merged over the backend's. An unbuffered
+// handle first writes back the buffered data at or past off, then reads the
+// backend alone.
+func (h *handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n := h.n
+	if n.fs.isClosed() {
+		return 0, ErrClosed
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("writeback: read at negative offset %d: %w", off, fs.ErrInvalid)
+	}
+	n.mu.Lock()
+	if !h.buffered && n.pendingFrom(off) {
+		// Data past the range counts too: it sets the size, and the
+		// backend would report an early end of file without it. If the
+		// write-back fails, the merged read below is still right.
+		_ = n.drainLocked(ctx)
+	}
+	if !n.owned {
+		rf := n.rf
+		n.mu.Unlock()
+		if rf == nil {
+			return 0, errNotReadable
+		}
+		return rf.ReadAt(ctx, p, off)
+	}
+	size := n.size
+	if off >= size {
+		n.mu.Unlock()
+		return 0, io.EOF
+	}
+	want := int(min(int64(len(p)), size-off))
+	end := off + int64(want)
+	// Copies are taken under the lock and applied after the backend read:
+	// a chunk written back meanwhile is then either in the copy or already
+	// in the backend, never in neither.
+	var pieces []extent
+	if c := n.inflight; c != nil {
+		pieces = append(pieces, (&extentSet{exts: []extent{*c}}).snapshot(off, end)...)
+	}
+	buffered := n.ext.snapshot(off, end)
+	pieces = append(pieces, buffered...)
+	rf := n.rf
+	n.mu.Unlock()
+
+	q := p[:want]
+	var covered int
+	for _, e := range buffered {
+		covered += len(e.data)
+	}
+	if covered < want {
+		if rf == nil {
+			return 0, errNotReadable
+		}
+		m, err := readFull(ctx, rf, q, off)
+		if err != nil {
+			return 0, err
+		}
+		clear(q[m:]) // past the backend's end, below the buffered size: a hole
+	}
+	for _, e := range pieces {
+		overlayOne(off, q, e.off, e.data)
+	}
+	if want < len(p) {
+		return want, io.EOF
+	}
+	return want, nil
+}
+
+// readFull reads until p is full or the backend's file ends.
+func readFull(ctx context.Context, f sdk.File, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := f.ReadAt(ctx, p[n:], off+int64(n))
+		n += m
+		if errors.Is(err, io.EOF) || (err == nil && m == 0) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// pendingFrom reports whether buffered or in-flight data lies at or past
+// off; n.mu is held.
+func (n *node) pendingFrom(off int64) bool {
+	if c := n.inflight; c != nil && c.end() > off {
+		return true
+	}
+	return n.ext.end() > off
+}
+
+// pendingIn reports whether buffered or in-flight data overlaps [off, end);
+// n.mu is held.
+func (n *node) pendingIn(off, end int64) bool {
+	if c := n.inflight; c != nil && c.off < end && off < c.end() {
+		return true
+	}
+	return n.ext.overlaps(off, end)
+}
+
+// WriteAt buffers p (or, for an unbuffered handle, writes it through). It
+// first returns the handle's unreported write-back error, if any, without
+// writing. A buffered write blocks while the file or the whole FS is at its
+// dirty limit, and while an unbuffered write overlapping it is under way.
+func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n := h.n
+	f := n.fs
+	if f.isClosed() {
+		return 0, ErrClosed
+	}
+	if !h.writable {
+		return 0, errNotWritable
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("writeback: write at negative offset %d: %w", off, fs.ErrInvalid)
+	}
+	n.mu.Lock()
+	if err := h.takeErr(); err != nil {
+		n.mu.Unlock()
+		return 0, err
+	}
+	if len(p) == 0 {
+		n.mu.Unlock()
+		return 0, nil
+	}
+	if !h.buffered {
+		return h.writeThrough(ctx, p, off)
+	}
+	want := int64(len(p))
+	end := off + want
+
+	// Reserve the bytes against the file's limit, then the FS's. The
+	// reservation counts as dirty at once, so limits hold with concurrent
+	// writers; what the write does not add (overwrites) is given back.
+	for n.dirty > 0 && n.dirty+want > f.opts.MaxDirtyPerFile {
+		if f.stopped.Load() {
+			n.mu.Unlock()
+			return 0, ErrClosed
+		}
+		f.stats.throttleWaits.Add(1)
+		f.enqueue(n)
+		n.cond.Wait()
+		if err := h.takeErr(); err != nil {
+			n.mu.Unlock()
+			return 0, err
+		}
+	}
+	n.dirty += want
+	n.mu.Unlock()
+
+	if err := f.reserve(want, h); err != nil {
+		n.mu.Lock()
+		n.dirty -= want
+		if errors.Is(err, errHandleFailed) {
+			err = h.takeErr()
+		}
+		n.cond.Broadcast()
+		n.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return 0, err
+	}
+
+	n.mu.Lock()
+	for {
+		if n.gate > 0 || n.directOverlaps(off, end) {
+			if f.stopped.Load() {
+				n.dirty -= want
+				n.mu.Unlock()
+				f.release(want)
+				return 0, ErrClosed
+			}
+			n.cond.Wait()
+			continue
+		}
+		if !n.sizeValid {
+			if err := n.loadSizeLocked(ctx); err != nil {
+				n.dirty -= want
+				n.cond.Broadcast()
+				n.mu.Unlock()
+				f.release(want)
+				return 0, err
+			}
+			continue // the lock was dropped: check again
+		}
+		break
+	}
+	grown := n.ext.write(off, p)
+	unused := want - grown
+	n.dirty -= unused
+	now := time.Now()
+	if n.dirtySince.IsZero() {
+		n.dirtySince = now
+	}
+	n.owned = true
+	n.size = max(n.size, end)
+	n.mtime = now
+	n.gen++
+	kick := n.ext.len() >= int64(f.opts.ChunkSize)
+	n.mu.Unlock()
+	if f.release(unused) > f.opts.MaxDirty/2 {
+		kick = true // past the background threshold: start writing back now
+	}
+	if kick {
+		f.enqueue(n)
+	}
+	return len(p), nil
+}
+
+// directOverlaps reports whether an unbuffered write overlapping [off,end)
+// is under way; n.mu is held.
+func (n *node) directOverlaps(off, end int64) bool {
+	for _, s := range n.directs {
+		if s.overlaps(off, end) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadSizeLocked reads the backend's size before the node starts owning
+// it. n.mu is held and dropped meanwhile; a size change made while the
+// lock was dropped wins over the value read.
+func (n *node) loadSizeLocked(ctx context.Context) error {
+	epoch := n.sizeEpoch
+	n.mu.Unlock()
+	a, err := n.backendAttr(ctx)
+	n.mu.Lock()
+	if err != nil {
+		return err
+	}
+	if !n.sizeValid && n.sizeEpoch == epoch {
+		n.size, n.sizeValid = a.Size, true
+	}
+	return nil
+}
+
+// writeThrough writes p to the backend at once, ordered with the buffer:
+// buffered data overlapping the range is written back first, and buffered
+// writes overlapping it wait until it is done. n.mu is held on entry and
+// released.
+func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, error) {
+	n := h.n
+	end := off + int64(len(p))
+	for n.pendingIn(off, end) {
+		if err := n.drainLocked(ctx); err != nil {
+			// Writing now could be undone when the older buffered data is
+			// retried: refuse instead.
+			n.mu.Unlock()
+			return 0, err
+		}
+	}
+	s := span{off, end}
+	n.directs = append(n.directs, s)
+	wf := n.wf
+	n.mu.Unlock()
+
+	var m int
+	var err error
+	if wf == nil {
+		err = errNotWritable
+	} else {
+		m, err = wf.WriteAt(ctx, p, off)
+		if err == nil && h.flags&(oSync|oDsync) != 0 {
+			err = wf.Sync(ctx, h.datasync)
+		}
+	}
+
+	n.mu.Lock()
+	for i, d := range n.directs {
+		if d == s {
+			n.directs = append(n.directs[:i], n.directs[i+1:]...)
+			break
+		}
+	}
+	if m > 0 {
+		n.sizeEpoch++
+		if n.sizeValid {
+			n.size = max(n.size, off+int64(m))
+		}
+		if n.owned {
+			n.mtime = time.Now()
+			n.gen++
+		}
+	}
+	n.cond.Broadcast()
+	n.mu.Unlock()
+	return m, err
+}
+
+// Truncate sets the size in order with the buffered data; see node.truncate.
+func (h *handle) Truncate(ctx context.Context, size int64) error {
+	if h.n.fs.isClosed() {
+		return ErrClosed
+	}
+	return h.n.truncate(ctx, size)
+}
+
+// truncate stops write-back of the node after its current chunk, waits for
+// that chunk and for unbuffered writes, truncates the backend, and only
+// then drops the buffered bytes past size: nothing in flight can resurrect
+// them, and a failed truncate loses nothing. Buffered writes wait
+// meanwhile.
+func (n *node) truncate(ctx context.Context, size int64) error {
+	if size < 0 {
+		return fmt.Errorf("writeback: truncate to negative size %d: %w", size, fs.ErrInvalid)
+	}
+	f := n.fs
+	n.mu.Lock()
+	n.gate++
+	n.truncating = true
+	for (n.running || n.inflight != nil || len(n.directs) > 0) && !f.stopped.Load() {
+		n.cond.Wait()
+	}
+	wf, name := n.wf, n.name
+	n.mu.Unlock()
+
+	var err error
+	switch {
+	case wf != nil:
+		err = wf.Truncate(ctx, size)
+	case name != "":
+		err = f.backend.Truncate(ctx, name, size)
+	default:
+		err = errNoName
+	}
+
+	n.mu.Lock()
+	var freed int64
+	if err == nil {
+		freed = n.ext.truncate(size)
+		n.dirty -= freed
+		n.sizeEpoch++
+		if n.sizeValid {
+			n.size = size
+		}
+		if n.owned {
+			if n.ext.empty() {
+				// The backend has every byte and set its own mtime.
+				n.owned, n.sizeValid = false, false
+				n.dirtySince = time.Time{}
+			} else {
+				n.mtime = time.Now()
+				n.gen++
+			}
+		}
+	}
+	n.truncating = false
+	n.gate--
+	more := !n.ext.empty()
+	n.cond.Broadcast()
+	n.mu.Unlock()
+	f.release(freed)
+	if more {
+		f.enqueue(n)
+	}
+	return err
+}
+
+// Flush is called at every close(2): it writes the file's buffered data
+// back, waits for it, and returns the first write-back error this handle
+// has not reported yet, then the backend file's own Flush error, if any.
+func (h *handle) Flush(ctx context.Context) error {
+	n := h.n
+	if n.fs.isClosed() {
+		return ErrClosed
+	}
+	n.mu.Lock()
+	derr := n.drainLocked(ctx)
+	err := h.takeErr()
+	wf := n.wf
+	n.mu.Unlock()
+	if err == nil && ctx.Err() != nil {
+		err = derr
+	}
+	if fl, ok := wf.(sdk.Flusher); ok && err == nil {
+		err = fl.Flush(ctx)
+	}
+	return err
+}
+
+// Sync (fsync) writes the file's buffered data back, waits for it and then
+// syncs the backend file: a durability barrier to the backend, not to this
+// buffer. It returns the handle's first unreported write-back error first.
+func (h *handle) Sync(ctx context.Context, datasync bool) error {
+	n := h.n
+	if n.fs.isClosed() {
+		return ErrClosed
+	}
+	n.mu.Lock()
+	derr := n.drainLocked(ctx)
+	err := h.takeErr()
+	bf := n.wf
+	if bf == nil {
+		bf = n.rf
+	}
+	n.mu.Unlock()
+	if err == nil && ctx.Err() != nil {
+		err = derr
+	}
+	if err != nil {
+		return err
+	}
+	return bf.Sync(ctx, datasync)
+}
+
+// Close is the release of the handle. The last handle's Close writes back
+// what is still buffered (Flush normally did already) and waits for it;
+// once the node has nothing left it closes the backend files. If the
+// write-back fails the data stays buffered, the node lives on and the age
+// flusher retries; the error is returned here, by SyncFS and in Stats.
+func (h *handle) Close() error {
+	n := h.n
+	f := n.fs
+	n.mu.Lock()
+	if h.closed {
+		n.mu.Unlock()
+		return fmt.Errorf("writeback: handle closed twice: %w", fs.ErrClosed)
+	}
+	h.closed = true
+	delete(n.handles, h)
+	n.refs--
+	var err error
+	if n.refs == 0 && !f.stopped.Load() {
+		err = n.drainLocked(f.ctx)
+	}
+	n.mu.Unlock()
+	return errors.Join(err, f.maybeRetire(n))
+}
+
+// drain writes back everything buffered and waits for it.
+func (n *node) drain(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.drainLocked(ctx)
+}
+
+// drainLocked writes back everything buffered on the node and waits until
+// it is on the backend or a write-back of it failed (that error is
+// returned; it was also delivered to the handles). New buffered writes wait
+// meanwhile, so a steady writer cannot starve it. n.mu is held; it is
+// dropped while waiting.
+func (n *node) drainLocked(ctx context.Context) error {
+	if n.clean() {
+		return nil
+	}
+	f := n.fs
+	n.gate++
+	n.flushers++
+	n.failed = false
+	start := n.failSeq
+	stop := context.AfterFunc(ctx, n.wake)
+	defer stop()
+	var err error
+	for {
+		if n.failSeq != start {
+			err = n.lastErr
+			break
+		}
+		if n.clean() {
+			break
+		}
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if f.stopped.Load() {
+			err = ErrClosed
+			break
+		}
+		if !n.running {
+			f.enqueue(n)
+		}
+		n.cond.Wait()
+	}
+	n.gate--
+	n.flushers--
+	n.cond.Broadcast()
+	return err
+}
+
+// clean reports whether nothing is buffered, in flight or being finished
+// by a worker; n.mu is held.
+func (n *node) clean() bool {
+	return n.ext.empty() && n.inflight == nil && !n.running
+}
+
+// recordFailureLocked makes err sticky: every open handle will return it
+// once, drains waiting now return it, and background write-back of the
+// node pauses until a flush or the age tick. n.mu is held.
+func (n *node) recordFailureLocked(err error) {
+	n.failSeq++
+	n.lastErr = err
+	n.failed = true
+	n.failedAt = time.Now()
+	for h := range n.handles {
+		if h.err == nil {
+			h.err = err
+			h.hasErr.Store(true)
+		}
+	}
+	n.cond.Broadcast()
+}
+
+// maybeRetire removes a node that has no handles and nothing buffered, and
+// closes its backend files.
+func (f *FS) maybeRetire(n *node) error {
+	f.mu.Lock()
+	n.mu.Lock()
+	if n.retired || n.refs > 0 || !n.clean() || n.dirty > 0 || len(n.directs) > 0 || n.gate > 0 {
+		n.mu.Unlock()
+		f.mu.Unlock()
+		return nil
+	}
+	n.retired = true
+	if n.name != "" && f.names[n.name] == n {
+		delete(f.names, n.name)
+	}
+	delete(f.live, n)
+	files, name := n.files, n.name
+	n.files, n.rf, n.wf = nil, nil, nil
+	n.mu.Unlock()
+	f.mu.Unlock()
+	var errs []error
+	for _, bf := range files {
+		if err := bf.Close(); err != nil {
+			err = fmt.Errorf("writeback: closing the backend file of %q: %w", name, err)
+			f.noteError(name, err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// shutdown closes a node's backend files at Close, after the workers
+// stopped, and returns how many buffered bytes are lost with it.
+func (n *node) shutdown() (int64, error) {
+	n.mu.Lock()
+	lost := n.ext.len()
+	if n.inflight != nil {
+		lost += int64(len(n.inflight.data))
+	}
+	files := n.files
+	n.files, n.rf, n.wf = nil, nil, nil
+	n.retired = true
+	n.mu.Unlock()
+	var errs []error
+	for _, bf := range files {
+		if err := bf.Close(); err != nil && !errors.Is(err, fs.ErrClosed) && !errors.Is(err, syscall.EBADF) {
+			errs = append(errs, fmt.Errorf("writeback: closing a backend file at Close: %w", err))
+		}
+	}
+	return lost, errors.Join(errs...)
+}
