@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/fusekit/fusekit/sdk"
+)
+
+// pkgDir is this package's directory, taken before any mount: the libfuse3
+// build of cgofuse changes the process's working directory to "/" when it
+// mounts.
+var pkgDir = func() string {
+	d, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
+// syncBuffer is a bytes.Buffer safe to write from run's goroutine while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func isMounted(t *testing.T, dir string) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDemoOnSampleData runs the README's demo in-process on the bundled
+// sample: list the merged view, write a file, delete a lower file, look at
+// the upper with its whiteout, unmount with a signal.
+func TestDemoOnSampleData(t *testing.T) {
+	lower := filepath.Join(pkgDir, "sample", "lower")
+	before := hashTree(t, lower)
+	upper, mnt := t.TempDir(), t.TempDir()
+	stop := make(chan os.Signal, 1)
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
+	}()
+	t.Cleanup(func() {
+		if isMounted(t, mnt) {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+		}
+	})
+	waitFor(t, "the mount", func() bool { return strings.Contains(stdout.String(), "mounted on") || len(code) > 0 })
+	require.Empty(t, code, "run ended early: %s", stderr.String())
+
+	ents, err := os.ReadDir(mnt)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"README.txt", "hello.txt", "notes", "config"}, names)
+
+	require.NoError(t, os.WriteFile(filepath.Join(mnt, "notes/new.txt"), []byte("written through the mount\n"), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(mnt, "hello.txt")))
+	_, err = os.Stat(filepath.Join(mnt, "hello.txt"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	data, err := os.ReadFile(filepath.Join(upper, "notes/new.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "written through the mount\n", string(data))
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(filepath.Join(upper, "hello.txt"), &st))
+	assert.Equal(t, uint32(unix.S_IFCHR), st.Mode&unix.S_IFMT, "a root server writes a kernel whiteout")
+
+	stop <- syscall.SIGTERM
+	select {
+	case c := <-code:
+		assert.Equal(t, 0, c, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after SIGTERM")
+	}
+	assert.False(t, isMounted(t, mnt))
+	assert.Contains(t, stdout.String(), "unmounted")
+	assert.Equal(t, before, hashTree(t, lower), "the sample lower is never written")
+}
+
+func hashTree(t *testing.T, root string) string {
+	t.Helper()
+	h := sha256.New()
+	require.NoError(t, filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		io.WriteString(h, p+fi.Mode().String())
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(h, f)
+			return err
+		}
+		return nil
+	}))
+	return string(h.Sum(nil))
+}
+
+// buildBinary compiles this example into a temporary directory, for the
+// build the test runs under.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "overlay")
+	args := []string{"build", "-o", bin}
+	if sdk.Build == "fuse3" {
+		args = append(args, "-tags", "fuse3")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = pkgDir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// startServer runs the binary and waits until the mount is live.
+func startServer(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "server output: %q", line)
+	require.Contains(t, line, "mounted on")
+	go io.Copy(io.Discard, stdout)
+	return cmd
+}
+
+// TestCopyUpSurvivesKill kills the server in the middle of copying up a
+// large file, remounts, and checks the upper holds no partial copy and the
+// lower is untouched.
+func TestCopyUpSurvivesKill(t *testing.T) {
+	bin := buildBinary(t)
+	lower, upper, mnt := t.TempDir(), t.TempDir(), t.TempDir()
+	big := filepath.Join(lower, "big")
+	f, err := os.Create(big)
+	require.NoError(t, err)
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, no zeros: no holes
+	for range 256 {
+		_, err = f.Write(chunk)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+	lowerSum := hashTree(t, lower)
+	t.Cleanup(func() {
+		if isMounted(t, mnt) {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+		}
+	})
+
+	args := []string{"-o", "lowerdir=" + lower + ",upperdir=" + upper, mnt}
+	srv := startServer(t, bin, args...)
+
+	// The opener blocks in copy-up; it fails once the server is gone.
+	opened := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(filepath.Join(mnt, "big"), os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			_, err = f.Write([]byte("tail"))
+			f.Close()
+		}
+		opened <- err
+	}()
+	work := filepath.Join(upper, ".fusekit-work")
+	waitFor(t, "the copy-up temporary", func() bool {
+		ents, _ := os.ReadDir(work)
+		return len(ents) > 0
+	})
+	require.NoError(t, srv.Process.Signal(syscall.SIGKILL))
+	srv.Wait()
+	// auto_unmount normally clears the dead mount; make sure it is gone.
+	waitFor(t, "the dead mount to go", func() bool {
+		unix.Unmount(mnt, unix.MNT_DETACH)
+		return !isMounted(t, mnt)
+	})
+	select {
+	case err := <-opened:
+		require.Error(t, err, "the copy-up cannot have completed: the server died during it")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the opener is still blocked after the server died")
+	}
+
+	_, err = os.Lstat(filepath.Join(upper, "big"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "no partial copy in the upper")
+	assert.Equal(t, lowerSum, hashTree(t, lower), "the lower is untouched")
+
+	srv = startServer(t, bin, args...)
+	ents, err := os.ReadDir(work)
+	require.NoError(t, err)
+	assert.Empty(t, ents, "the remount cleared the work directory")
+	sum := sha256.New()
+	mf, err := os.Open(filepath.Join(mnt, "big"))
+	require.NoError(t, err)
+	_, err = io.Copy(sum, mf)
+	mf.Close()
+	require.NoError(t, err)
+	want := sha256.New()
+	for range 256 {
+		want.Write(chunk)
+	}
+	assert.Equal(t, want.Sum(nil), sum.Sum(nil), "the merged view shows the whole lower file")
+
+	require.NoError(t, srv.Process.Signal(syscall.SIGINT))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "clean exit on SIGINT")
+	case <-ctx.Done():
+		t.Fatal("the server did not exit on SIGINT")
+	}
+	assert.False(t, isMounted(t, mnt))
+}
