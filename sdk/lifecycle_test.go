@@ -285,3 +285,12 @@ func TestSignalUnmounts(t *testing.T) {
 		})
 	}
 }
+
+func TestMountKeepsWorkingDirectory(t *testing.T) {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	now, err := os.Getwd()
+	require.NoError(t, err)
+	assert.Equal(t, wd, now, "mounting must not change the process's working directory")
+}

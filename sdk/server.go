@@ -120,6 +120,19 @@ func Mount(fsys FileSystem, dir string, opts *Options) (*Server, error) {
 // start runs the libfuse loop in its own goroutine and waits until the
 // mount answers, fails, or MountTimeout passes.
 func (s *Server) start(args []string) error {
+	// libfuse3 changes the process's working directory to "/" while it
+	// starts (fuse_daemonize, even in the foreground). A library must not
+	// do that to the program embedding it, so the directory is restored
+	// once the mount is up; relative paths used by other goroutines during
+	// those milliseconds are the remaining exposure.
+	wd, wdErr := os.Getwd()
+	defer func() {
+		if wdErr == nil {
+			if now, err := os.Getwd(); err != nil || now != wd {
+				_ = os.Chdir(wd)
+			}
+		}
+	}()
 	capture := captureStderr()
 	mounted := make(chan bool, 1)
 	var panicErr error

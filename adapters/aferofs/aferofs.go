@@ -59,6 +59,9 @@ const (
 type FS struct {
 	fs       afero.Fs
 	root     string // afero path of the mount's root, clean and absolute
+	// ioFS is set for afero.FromIOFS, whose paths are io/fs names ("a/b",
+	// root "."): an absolute afero path is invalid there.
+	ioFS bool
 	readOnly bool
 	uid, gid uint32
 	capacity uint64
@@ -135,6 +138,10 @@ func NewWithOptions(fsys afero.Fs, opts *Options) (*FS, error) {
 		f.readOnly = true
 	case *afero.CopyOnWriteFs:
 		f.cow = true
+	case afero.FromIOFS, *afero.FromIOFS:
+		// An io/fs.FS (embed.FS, fstest.MapFS, os.DirFS) cannot change.
+		f.readOnly = true
+		f.ioFS = true
 	}
 	f.hostRoot = findHostRoot(fsys, f.root)
 	return f, nil
@@ -204,6 +211,15 @@ func (f *FS) SupportsSymlinks() bool {
 
 // apath turns an SDK name into an afero path.
 func (f *FS) apath(name string) string {
+	if f.ioFS {
+		if f.root != "/" {
+			return path.Join(f.root[1:], name)
+		}
+		if name == "" {
+			return "."
+		}
+		return name
+	}
 	if name == "." || name == "" {
 		return f.root
 	}

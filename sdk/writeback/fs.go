@@ -435,8 +435,17 @@ func (f *FS) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// noteError records a write-back failure for SyncFS, Stats and OnError.
+// noteError records a write-back failure for SyncFS and Stats, then tells
+// OnError.
 func (f *FS) noteError(name string, err error) {
+	f.recordError(name, err)
+	f.tellError(name, err)
+}
+
+// recordError records a failure for SyncFS and Stats. It takes only leaf
+// locks, so a worker calls it with the node locked: a drain that sees the
+// failure then finds it recorded too.
+func (f *FS) recordError(name string, err error) {
 	f.stats.errors.Add(1)
 	f.errMu.Lock()
 	if len(f.syncErrs) < maxSyncErrs {
@@ -451,6 +460,10 @@ func (f *FS) noteError(name string, err error) {
 	f.acctMu.Lock()
 	f.acctCond.Broadcast()
 	f.acctMu.Unlock()
+}
+
+// tellError calls OnError, with no lock held.
+func (f *FS) tellError(name string, err error) {
 	if f.opts.OnError != nil {
 		f.opts.OnError(name, err)
 	}

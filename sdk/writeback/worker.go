@@ -143,6 +143,7 @@ func (f *FS) writeBack(n *node) {
 		n.dirtySince = time.Time{}
 	}
 	if failure != nil {
+		f.recordError(failure.Name, failure)
 		n.recordFailureLocked(failure)
 	} else if !n.ext.empty() && !n.truncating {
 		// Written while setMtime had the lock dropped: an enqueue then
@@ -153,7 +154,7 @@ func (f *FS) writeBack(n *node) {
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	if failure != nil {
-		f.noteError(failure.Name, failure)
+		f.tellError(failure.Name, failure)
 	}
 	if requeue {
 		f.enqueue(n)

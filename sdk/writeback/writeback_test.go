@@ -138,10 +138,10 @@ func TestTruncateOrderedWithInFlightWriteBack(t *testing.T) {
 	opts.ChunkSize = 4096
 	e := newEnv(t, opts, faultfs.Config{})
 	f := e.create("f")
+	e.ff.SetLatency(30 * time.Millisecond)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB, 16 chunks
 	_, err := f.WriteAt(ctx, data, 0)
 	require.NoError(t, err)
-	e.ff.SetLatency(30 * time.Millisecond)
 
 	flushed := make(chan error, 1)
 	go func() { flushed <- f.Flush(ctx) }()
@@ -644,7 +644,11 @@ func TestCloseReportsLostDataAndStopsGoroutines(t *testing.T) {
 	assert.ErrorIs(t, err, faultfs.ErrInjected)
 	assert.ErrorContains(t, err, "6 bytes of 1 files")
 	assert.Equal(t, err, e.wb.Close(ctx), "Close is idempotent")
-	eventually(t, func() bool { return runtime.NumGoroutine() <= base }, "no goroutine outlives Close")
+	// Not require.Eventually: it runs the condition on goroutines of its own.
+	for i := 0; i < 10000 && runtime.NumGoroutine() > base; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), base, "no goroutine outlives Close")
 
 	_, err = f.WriteAt(ctx, []byte("x"), 0)
 	assert.ErrorIs(t, err, ErrClosed)
@@ -679,4 +683,31 @@ func TestCapabilitiesPassThrough(t *testing.T) {
 	}
 	assert.NoError(t, e.wb.SyncDir(ctx, "."))
 	require.NoError(t, f.Close())
+}
+
+func TestOnErrorAndFiles(t *testing.T) {
+	var mu sync.Mutex
+	var heard []string
+	opts := quiet()
+	opts.OnError = func(name string, err error) {
+		mu.Lock()
+		heard = append(heard, name+": "+err.Error())
+		mu.Unlock()
+	}
+	e := newEnv(t, opts, faultfs.Config{})
+	f := e.create("f")
+	write(t, f, 0, "12345")
+	assert.Equal(t, []FileStats{{Name: "f", DirtyBytes: 5, DirtySince: e.wb.Files()[0].DirtySince}}, e.wb.Files())
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Count: 1})
+	require.Error(t, f.Flush(ctx))
+	mu.Lock()
+	require.Len(t, heard, 1)
+	assert.Contains(t, heard[0], `f: writeback: writing 5 bytes at offset 0 of "f"`)
+	mu.Unlock()
+	files := e.wb.Files()
+	require.Len(t, files, 1)
+	assert.ErrorIs(t, files[0].Err, faultfs.ErrInjected, "the failing file is listed with its error")
+	require.NoError(t, f.Close())
+	assert.Empty(t, e.wb.Files())
+	assert.Error(t, e.wb.SyncFS(ctx))
 }
