@@ -67,6 +67,13 @@
 //
 // # Known limits
 //
+// libfuse's high-level API needs a path for every operation on an open
+// file, so a file unlinked while open lives on under a hidden name in its
+// directory until the last close, and rmdir of that directory fails with
+// ENOTEMPTY meanwhile (a kernel filesystem would allow it).
+// With libfuse2 the kernel caches attributes per name for AttrTimeout, so
+// after a write through one hard link another name can show the old size
+// for that long (the SDK's own cache is invalidated for every link).
 // cgofuse delivers no FUSE interrupts, so a request context is canceled only
 // when a forced unmount tears the mount down. flock and POSIX locks are
 // handled by the kernel locally. The "security.capability" xattr, asked for

@@ -462,3 +462,26 @@ func TestHardLinkSizeSeenThroughOtherName(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 11, fi.Size(), "the SDK cache must not show a stale size through the other link")
 }
+
+// TestRmdirAfterUnlinkingOpenFile pins a limit of libfuse's high-level API:
+// a file unlinked while open lives on under a hidden name in its directory
+// (libfuse needs a path for every operation on it), so rmdir of that
+// directory fails with ENOTEMPTY until the file is closed. Letting rmdir
+// succeed would orphan the open file: libfuse could no longer build a path
+// for it and its reads and writes would fail.
+func TestRmdirAfterUnlinkingOpenFile(t *testing.T) {
+	dir := mountMem(t)
+	d := filepath.Join(dir, "d")
+	require.NoError(t, os.Mkdir(d, 0o755))
+	p := filepath.Join(d, "f")
+	require.NoError(t, os.WriteFile(p, []byte("payload"), 0o644))
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(p))
+	assert.ErrorIs(t, os.Remove(d), syscall.ENOTEMPTY)
+	_, err = f.WriteAt([]byte("P"), 0)
+	require.NoError(t, err, "the open file keeps working")
+	require.NoError(t, f.Close())
+	require.Eventually(t, func() bool { return os.Remove(d) == nil }, 5*time.Second, 10*time.Millisecond,
+		"after the last close the directory can be removed")
+}
