@@ -81,16 +81,16 @@ func (f *FS) Files() []FileStats {
 	var out []FileStats
 	for _, n := range f.liveNodes() {
 		n.mu.Lock()
-		fs := FileStats{Name: n.name, DirtyBytes: n.ext.len(), DirtySince: n.dirtySince}
+		st := FileStats{Name: n.name, DirtyBytes: n.ext.len(), DirtySince: n.dirtySince}
 		if n.inflight != nil {
-			fs.DirtyBytes += int64(len(n.inflight.data))
+			st.DirtyBytes += int64(len(n.inflight.data))
 		}
 		if n.failed {
-			fs.Err = n.lastErr
+			st.Err = n.lastErr
 		}
 		n.mu.Unlock()
-		if fs.DirtyBytes > 0 || fs.Err != nil {
-			out = append(out, fs)
+		if st.DirtyBytes > 0 || st.Err != nil {
+			out = append(out, st)
 		}
 	}
 	slices.SortFunc(out, func(a, b FileStats) int { return strings.Compare(a.Name, b.Name) })

@@ -143,6 +143,11 @@ func (f *FS) writeBack(n *node) {
 		n.dirtySince = time.Time{}
 	}
 	if failure != nil {
+		// OnError hears of the failure before anyone waiting for this
+		// write-back does; running keeps the node to this worker meanwhile.
+		n.mu.Unlock()
+		f.tellError(failure.Name, failure)
+		n.mu.Lock()
 		f.recordError(failure.Name, failure)
 		n.recordFailureLocked(failure)
 	} else if !n.ext.empty() && !n.truncating {
@@ -153,9 +158,6 @@ func (f *FS) writeBack(n *node) {
 	n.running = false
 	n.cond.Broadcast()
 	n.mu.Unlock()
-	if failure != nil {
-		f.tellError(failure.Name, failure)
-	}
 	if requeue {
 		f.enqueue(n)
 	}
