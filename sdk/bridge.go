@@ -330,7 +330,11 @@ func (b *bridge) Access(path string, mask uint32) (rc int) {
 	defer b.end(OpAccess, t, path, &rc)
 	name := fsName(path)
 	if b.accesser != nil {
-		return errc(b.accesser.Access(ctx, name, mask))
+		// A wrapper (the write-back layer, say) has the method whether or
+		// not what it wraps does; ErrNotSupported means "decide yourself".
+		if err := b.accesser.Access(ctx, name, mask); !errors.Is(err, ErrNotSupported) {
+			return errc(err)
+		}
 	}
 	if !b.opts.OwnPermissionChecks {
 		// default_permissions: the kernel has checked the mode bits already.

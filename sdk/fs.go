@@ -180,7 +180,8 @@ type Mknoder interface {
 // mode bits when permission checks are on, and allows it otherwise.
 type Accesser interface {
 	// Access checks mask (a combination of R_OK=4, W_OK=2, X_OK=1, or F_OK=0)
-	// for the caller in ctx.
+	// for the caller in ctx. ErrNotSupported makes the SDK decide as if
+	// the filesystem had no Accesser (wrappers use it to pass the choice on).
 	Access(ctx context.Context, name string, mask uint32) error
 }
 

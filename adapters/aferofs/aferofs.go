@@ -57,11 +57,17 @@ const (
 // FS is an sdk.FileSystem over an afero.Fs. It is safe for concurrent use as
 // far as the afero.Fs is.
 type FS struct {
-	fs       afero.Fs
-	root     string // afero path of the mount's root, clean and absolute
+	fs   afero.Fs
+	root string // afero path of the mount's root, clean and absolute
+	// createMu serialises exclusive creates of one name (striped by a hash
+	// of the name): MemMapFs checks for O_EXCL and creates in two steps, so
+	// two racing creates could both succeed and one writer's data would go
+	// to a discarded file.
+	createMu [32]sync.Mutex
+
 	// ioFS is set for afero.FromIOFS, whose paths are io/fs names ("a/b",
 	// root "."): an absolute afero path is invalid there.
-	ioFS bool
+	ioFS     bool
 	readOnly bool
 	uid, gid uint32
 	capacity uint64

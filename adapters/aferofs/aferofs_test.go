@@ -604,3 +604,49 @@ func TestAttrHook(t *testing.T) {
 	assert.EqualValues(t, 99, a.Uid)
 	assert.EqualValues(t, 1234, a.Ino)
 }
+
+// racyCreateFs checks for existence and creates in two steps with a pause
+// between them, as MemMapFs does (without the pause): an exclusive create
+// racing another one would then both succeed.
+type racyCreateFs struct{ afero.Fs }
+
+func (r racyCreateFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0 {
+		if _, err := r.Fs.Stat(name); err == nil {
+			return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrExist}
+		}
+		time.Sleep(2 * time.Millisecond)
+		return r.Fs.OpenFile(name, flag&^os.O_EXCL|os.O_TRUNC, perm)
+	}
+	return r.Fs.OpenFile(name, flag, perm)
+}
+
+// Concurrent O_CREAT opens of one name must all end up on the same file.
+func TestConcurrentCreateSameName(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		mem := afero.NewMemMapFs()
+		fsys := New(racyCreateFs{mem})
+		ctx := context.Background()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				f, err := fsys.Open(ctx, "f", syscall.O_CREAT|syscall.O_RDWR, 0o644)
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, err = f.WriteAt(ctx, []byte{byte('a' + i)}, int64(i))
+				assert.NoError(t, err)
+				assert.NoError(t, f.Close())
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		data, err := afero.ReadFile(mem, "/f")
+		require.NoError(t, err)
+		require.Equal(t, "abcd", string(data), "round %d: a writer's data went to a discarded file", round)
+	}
+}

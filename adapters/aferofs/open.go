@@ -114,6 +114,9 @@ func isPermission(err error) bool {
 }
 
 func (f *FS) create(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	mu := &f.createMu[nameHash(name)%uint32(len(f.createMu))]
+	mu.Lock()
+	defer mu.Unlock()
 	pa, err := f.checkParent("open", name)
 	if err != nil {
 		return nil, err
@@ -139,4 +142,14 @@ func (f *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 	}
 	f.touchCtime(parentName(name))
 	return f.newFile(name, af), nil
+}
+
+// nameHash is FNV-1a, enough to spread names over the create locks.
+func nameHash(name string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h ^= uint32(name[i])
+		h *= 16777619
+	}
+	return h
 }
