@@ -336,7 +336,7 @@ func (b *bridge) Access(path string, mask uint32) (rc int) {
 			return errc(err)
 		}
 	}
-	if !b.opts.OwnPermissionChecks {
+	if b.opts.kernelChecks() {
 		// default_permissions: the kernel has checked the mode bits already.
 		return 0
 	}
@@ -863,11 +863,18 @@ func (b *bridge) Fsync(path string, datasync bool, fh uint64) (rc int) {
 
 // --- extended attributes ---
 
+// noXattrs answers xattr calls on a filesystem without Xattrer. ENOSYS is
+// the one deliberate ENOSYS of the SDK: the kernel then stops sending xattr
+// requests for the whole mount (applications get EOPNOTSUPP, which is the
+// truth), which saves the round trip the kernel otherwise makes before
+// every write(2) to ask for security.capability.
+const noXattrs = -int(syscall.ENOSYS)
+
 func (b *bridge) Setxattr(path, attr string, value []byte, flags int) (rc int) {
 	ctx, t := b.begin()
 	defer b.end(OpSetxattr, t, path, &rc)
 	if b.xattrer == nil {
-		return -int(syscall.EOPNOTSUPP)
+		return noXattrs
 	}
 	name := fsName(path)
 	err := b.xattrer.SetXattr(ctx, name, attr, value, XattrFlags(flags))
@@ -879,7 +886,7 @@ func (b *bridge) Getxattr(path, attr string) (rc int, value []byte) {
 	ctx, t := b.begin()
 	defer b.end(OpGetxattr, t, path, &rc)
 	if b.xattrer == nil {
-		return -int(syscall.ENODATA), nil
+		return noXattrs, nil
 	}
 	name := fsName(path)
 	if attr == capabilityXattr {
@@ -904,7 +911,7 @@ func (b *bridge) Removexattr(path, attr string) (rc int) {
 	ctx, t := b.begin()
 	defer b.end(OpRemovexattr, t, path, &rc)
 	if b.xattrer == nil {
-		return -int(syscall.EOPNOTSUPP)
+		return noXattrs
 	}
 	name := fsName(path)
 	err := b.xattrer.RemoveXattr(ctx, name, attr)
@@ -916,7 +923,7 @@ func (b *bridge) Listxattr(path string, fill func(name string) bool) (rc int) {
 	ctx, t := b.begin()
 	defer b.end(OpListxattr, t, path, &rc)
 	if b.xattrer == nil {
-		return 0
+		return noXattrs
 	}
 	names, err := b.xattrer.ListXattr(ctx, fsName(path))
 	if err != nil {

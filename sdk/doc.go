@@ -31,9 +31,10 @@
 //   - Inode numbers from the filesystem reach stat(2) and readdir; a
 //     filesystem without them gets stable synthetic ones.
 //   - Objects are created with the mode and owner the caller asked for,
-//     the kernel checks permissions (default_permissions) unless the
-//     filesystem says it does, and setuid/setgid bits are dropped on
-//     unprivileged writes and on chown, as the kernel does.
+//     the kernel checks permissions (default_permissions) on mounts shared
+//     with AllowOther unless the filesystem says it does, and
+//     setuid/setgid bits are dropped on unprivileged writes and on chown,
+//     as the kernel does.
 //
 // # Caching and the two libfuse lines
 //

@@ -35,9 +35,40 @@ func (p CachePolicy) String() string {
 	return fmt.Sprintf("CachePolicy(%d)", int(p))
 }
 
+// PermissionMode says who enforces mode bits and ownership.
+type PermissionMode int
+
+const (
+	// PermissionsAuto lets the kernel check permissions
+	// (default_permissions) whenever AllowOther opens the mount to other
+	// users. A private mount can only be used by the user who mounted it
+	// and the kernel does not check there: a check costs a Getattr round
+	// trip per path component per access with libfuse3, which caches
+	// nothing. Unprivileged callers are still refused, by the SDK, what
+	// the mode bits forbid them in access(2), and the kernel still refuses
+	// to execute files without execute bits.
+	PermissionsAuto PermissionMode = iota
+	// PermissionsKernel always lets the kernel check (default_permissions).
+	PermissionsKernel
+	// PermissionsFilesystem leaves every decision to the filesystem (for
+	// example through Accesser and the caller in the context).
+	PermissionsFilesystem
+)
+
+// kernelChecks reports whether the kernel checks permissions on this mount.
+func (r *resolved) kernelChecks() bool {
+	switch r.Permissions {
+	case PermissionsKernel:
+		return true
+	case PermissionsFilesystem:
+		return false
+	}
+	return r.AllowOther
+}
+
 // Options configure a mount. The zero value is a sensible default: a
-// read-write, private mount with kernel permission checks, auto_unmount, a
-// one-second attribute cache and big writes.
+// read-write, private mount with auto_unmount, a one-second attribute cache
+// and big writes; with AllowOther the kernel also checks permissions.
 type Options struct {
 	// FSName is the source column of /proc/mounts (fsname=). Default "fusekit".
 	FSName string
@@ -48,11 +79,8 @@ type Options struct {
 	ReadOnly bool
 	// AllowOther lets users other than the mounting one use the mount.
 	AllowOther bool
-	// OwnPermissionChecks turns off the kernel's mode-bit checks
-	// (default_permissions); set it only when the filesystem checks
-	// permissions itself, for example through Accesser and the caller in
-	// the context.
-	OwnPermissionChecks bool
+	// Permissions says who enforces mode bits; see PermissionMode.
+	Permissions PermissionMode
 	// AllowNonEmpty permits mounting over a directory that has entries.
 	AllowNonEmpty bool
 	// ClearStale unmounts a stale FUSE mount ("transport endpoint is not
@@ -175,6 +203,11 @@ func (o *Options) validate() (*resolved, error) {
 	if r.Subtype != "" && strings.ContainsAny(r.Subtype, " \t/") {
 		return nil, &OptionError{"Subtype", r.Subtype, "must not contain spaces or slashes"}
 	}
+	switch r.Permissions {
+	case PermissionsAuto, PermissionsKernel, PermissionsFilesystem:
+	default:
+		return nil, &OptionError{"Permissions", r.Permissions, "unknown permission mode"}
+	}
 	switch r.Cache {
 	case CacheAuto, CacheKeep, CacheDirect:
 	default:
@@ -224,7 +257,7 @@ func (r *resolved) commonOptions() []string {
 		"fsname=" + r.FSName,
 		"subtype=" + r.Subtype,
 	}
-	if !r.OwnPermissionChecks {
+	if r.kernelChecks() {
 		opts = append(opts, "default_permissions")
 	}
 	if r.AllowOther {
