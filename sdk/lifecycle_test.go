@@ -294,3 +294,41 @@ func TestMountKeepsWorkingDirectory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, wd, now, "mounting must not change the process's working directory")
 }
+
+// stuckFS never answers an open of "stuck", whatever its context says: a
+// backend hung in I/O.
+type stuckFS struct {
+	*sdktest.MemFS
+	release chan struct{}
+}
+
+func (s stuckFS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	if name == "stuck" {
+		<-s.release
+	}
+	return s.MemFS.Open(ctx, name, flags, perm)
+}
+
+func TestUnmountDoesNotHangOnAStuckRequest(t *testing.T) {
+	fsys := stuckFS{MemFS: sdktest.NewMemFS(), release: make(chan struct{})}
+	dir := t.TempDir()
+	srv, err := sdk.Mount(fsys, dir, nil)
+	require.NoError(t, err)
+	defer close(fsys.release) // lets the stuck thread and the libfuse loop finish
+	go func() {
+		f, err := os.OpenFile(filepath.Join(dir, "stuck"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err == nil {
+			f.Close()
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the open reach the filesystem
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = srv.Unmount(ctx)
+	require.Error(t, err, "a stuck request must be reported, not waited for forever")
+	assert.Contains(t, err.Error(), "stuck")
+	assert.Less(t, time.Since(start), time.Minute)
+	assert.False(t, mounted(t, dir), "the mount is detached all the same")
+}

@@ -248,13 +248,24 @@ func (s *Server) unmount(ctx context.Context) error {
 	case <-s.done:
 	case <-ctx.Done():
 		// The kernel was told to let go; the libfuse loop ends as soon as
-		// the connection is gone. Cancel what the filesystem is doing.
+		// the connection is gone. Cancel what the filesystem is doing, and
+		// give the loop a bounded time to notice: a libfuse thread stuck
+		// in a deadlock would otherwise hang the caller forever.
 		s.cancel()
-		<-s.done
+		select {
+		case <-s.done:
+		case <-time.After(releaseGrace):
+			return errors.Join(drainErr, detachErr,
+				fmt.Errorf("sdk: %s was detached, but the FUSE loop did not stop within %v after the deadline; a request is stuck in the filesystem", s.dir, releaseGrace))
+		}
 	}
 	s.cancel()
 	return errors.Join(drainErr, detachErr, s.Wait())
 }
+
+// releaseGrace bounds the wait for the libfuse loop to end after a forced
+// unmount.
+const releaseGrace = 5 * time.Second
 
 // handleSignals unmounts gracefully on SIGINT, SIGTERM and SIGHUP.
 func (s *Server) handleSignals() {
