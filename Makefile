@@ -53,5 +53,16 @@ test: vet cross test-fuse2 test-fuse3
 	@left=$$(grep -E ' fuse(\.[^ ]*)? ' /proc/self/mountinfo | awk '{print $$5}'); \
 	if [ -n "$$left" ]; then echo "FUSE mounts left behind by the tests:"; echo "$$left"; exit 1; fi
 
+# bench: the SDK passthrough against native and cgofuse's own example, in
+# both builds (issue-2 rows). SIZE, REPS, WORKLOADS tune it; see
+# conformance/bench/run-bench.sh.
+bench: deps
+	bash conformance/bench/run-bench.sh
+
+# bench-writeback: write-back on and off over a 1 ms backend and sftp on
+# loopback, against rclone mount --vfs-cache-mode writes.
+bench-writeback: deps
+	bash conformance/cmd/fusekit-wbbench/run.sh
+
 clean:
 	rm -rf bin out
