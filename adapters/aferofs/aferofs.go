@@ -373,6 +373,7 @@ func (f *FS) Mkdir(ctx context.Context, name string, perm uint32) error {
 		_ = f.fs.Remove(p)
 		return err
 	}
+	f.dirChanged(name)
 	return nil
 }
 
@@ -445,7 +446,11 @@ func (f *FS) Unlink(ctx context.Context, name string) error {
 		// full one.
 		return pathErr("unlink", name, syscall.EISDIR)
 	}
-	return f.fs.Remove(f.apath(name))
+	if err := f.fs.Remove(f.apath(name)); err != nil {
+		return err
+	}
+	f.dirChanged(name)
+	return nil
 }
 
 // Rmdir implements sdk.FileSystem.
@@ -468,7 +473,11 @@ func (f *FS) Rmdir(ctx context.Context, name string) error {
 	} else if !empty {
 		return pathErr("rmdir", name, sdk.ErrNotEmpty)
 	}
-	return f.fs.Remove(f.apath(name))
+	if err := f.fs.Remove(f.apath(name)); err != nil {
+		return err
+	}
+	f.dirChanged(name)
+	return nil
 }
 
 func (f *FS) isEmptyDir(name string) (bool, error) {
@@ -550,7 +559,31 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 		return err
 	}
 	f.touchCtime(newname)
+	f.dirChanged(oldname)
+	if parentName(newname) != parentName(oldname) {
+		f.dirChanged(newname)
+	}
 	return nil
+}
+
+// dirChanged records that the entry name was added to or removed from its
+// directory: the directory's mtime and ctime become now. A host directory's
+// kernel does that itself; afero's in-memory backends do not.
+func (f *FS) dirChanged(name string) {
+	if f.hostRoot == "" {
+		f.touchDir(parentName(name))
+	}
+}
+
+// touchDir sets dir's mtime and ctime to now.
+func (f *FS) touchDir(dir string) {
+	a, _, err := f.statAttr(dir)
+	if err != nil {
+		return
+	}
+	if err := f.fs.Chtimes(f.apath(dir), a.Atime, time.Now()); err == nil {
+		f.touchCtime(dir)
+	}
 }
 
 // Truncate implements sdk.FileSystem.
@@ -751,6 +784,7 @@ func (f *FS) Symlink(ctx context.Context, target, newname string) error {
 		_ = f.fs.Remove(f.apath(newname))
 		return err
 	}
+	f.dirChanged(newname)
 	return nil
 }
 

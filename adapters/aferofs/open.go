@@ -140,7 +140,7 @@ func (f *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 		_ = f.fs.Remove(p)
 		return nil, err
 	}
-	f.touchCtime(parentName(name))
+	f.dirChanged(name)
 	return f.newFile(name, af), nil
 }
 

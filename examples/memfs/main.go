@@ -4,6 +4,19 @@
 //
 //	memfs [flags] MOUNTPOINT
 //
+// Two flags show what a userspace write-back cache is for. -latency D makes
+// every call to the in-memory store take D longer, as a round trip to a
+// remote store would (adapters/faultfs); -writeback puts sdk/writeback in
+// front of the store, so that writes are acknowledged from memory and sent
+// on in large chunks. Compare, from another shell:
+//
+//	memfs -latency 1ms /tmp/mem              # dd bs=4k: one call per 4 KiB
+//	memfs -latency 1ms -writeback /tmp/mem   # dd bs=4k: one call per 4 MiB
+//
+// With -writeback, close(2) still waits until the file's data is in the
+// store and fails if it could not be written; at exit the program reports
+// any data that never made it and exits non-zero.
+//
 // Run memfs -h for the flags.
 package main
 
@@ -20,7 +33,9 @@ import (
 	"time"
 
 	"github.com/fusekit/fusekit/adapters/aferofs"
+	"github.com/fusekit/fusekit/adapters/faultfs"
 	"github.com/fusekit/fusekit/sdk"
+	"github.com/fusekit/fusekit/sdk/writeback"
 	"github.com/spf13/afero"
 )
 
@@ -47,7 +62,14 @@ type config struct {
 	debug          bool
 	fsname         string
 	unmountTimeout time.Duration
+	latency        time.Duration
+	writeback      bool
+	writebackDirty byteSize
 }
+
+// newStore makes the in-memory store that is served. Tests replace it to
+// wrap the store in failures.
+var newStore = afero.NewMemMapFs
 
 const usageText = `Usage: memfs [flags] MOUNTPOINT
 
@@ -58,6 +80,11 @@ contents are lost at unmount.
 Example:
   mkdir -p /tmp/mem && memfs -debug -attr-timeout 5s /tmp/mem
   # in another shell: echo hi > /tmp/mem/f; cat /tmp/mem/f; then Ctrl-C
+
+  # a slow store, with and without write-back (compare dd's MB/s):
+  memfs -latency 1ms /tmp/mem
+  dd if=/dev/zero of=/tmp/mem/f bs=4k count=4096
+  memfs -latency 1ms -writeback /tmp/mem
 
 Flags:
 `
@@ -77,7 +104,10 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.DurationVar(&c.entryTimeout, "entry-timeout", time.Second, "how long the kernel caches names (negative: off; the libfuse3 build always uses 0)")
 	fl.BoolVar(&c.debug, "debug", false, "log every filesystem operation to stderr")
 	fl.StringVar(&c.fsname, "fsname", "memfs", "the source name shown in /proc/mounts and df")
-	fl.DurationVar(&c.unmountTimeout, "unmount-timeout", 10*time.Second, "how long to wait for open files at exit before detaching the mount")
+	fl.DurationVar(&c.unmountTimeout, "unmount-timeout", 10*time.Second, "how long to wait for open files at exit before detaching the mount, and then for buffered data to be written back")
+	fl.DurationVar(&c.latency, "latency", 0, "delay every call to the in-memory store by this much, like a remote store (e.g. 1ms)")
+	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes in memory and send them to the store in large chunks (sdk/writeback); close(2) still waits for them")
+	fl.Var(&c.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -101,6 +131,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.unmountTimeout <= 0 {
 		return nil, fmt.Errorf("-unmount-timeout must be positive, got %v", c.unmountTimeout)
+	}
+	if c.latency < 0 {
+		return nil, fmt.Errorf("-latency must not be negative, got %v", c.latency)
+	}
+	if c.writebackDirty != 0 && !c.writeback {
+		return nil, errors.New("-writeback-dirty needs -writeback")
 	}
 	fi, err := os.Stat(c.mountpoint)
 	switch {
@@ -131,6 +167,24 @@ func (c *config) options(stderr io.Writer) *sdk.Options {
 	}
 }
 
+// filesystem builds what is mounted, from the inside out: the store, made
+// slow by -latency, served by aferofs, buffered by -writeback. wb is nil
+// without -writeback.
+func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.FS, err error) {
+	if c.latency > 0 {
+		store = faultfs.New(store, faultfs.Config{Latency: c.latency})
+	}
+	fsys = aferofs.New(store)
+	if !c.writeback {
+		return fsys, nil, nil
+	}
+	wb, err = writeback.New(fsys, writeback.Options{MaxDirty: int64(c.writebackDirty)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("-writeback-dirty: %w", err)
+	}
+	return wb, wb, nil
+}
+
 // run is the whole program: it mounts, waits for a signal on stop (or for
 // the mount to go away by other means) and unmounts. It returns the exit
 // code.
@@ -143,13 +197,20 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "memfs: %v\nRun memfs -h for help.\n", err)
 		return exitUsage
 	}
-	fsys := aferofs.New(afero.NewMemMapFs())
+	fsys, wb, err := c.filesystem(newStore())
+	if err != nil {
+		fmt.Fprintf(stderr, "memfs: %v\n", err)
+		return exitUsage
+	}
 	srv, err := sdk.Mount(fsys, c.mountpoint, c.options(stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "memfs: %v\n", err)
+		if wb != nil {
+			wb.Close(context.Background()) // nothing was written; this stops its goroutines
+		}
 		return exitError
 	}
-	fmt.Fprintf(stdout, "memfs: mounted on %s (%s build); Ctrl-C to unmount\n", srv.Dir(), sdk.Build)
+	fmt.Fprintf(stdout, "memfs: mounted on %s (%s build%s); Ctrl-C to unmount\n", srv.Dir(), sdk.Build, c.describe())
 
 	select {
 	case sig := <-stop:
@@ -157,11 +218,51 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	case <-srv.Done():
 		fmt.Fprintf(stdout, "memfs: %s was unmounted\n", srv.Dir())
 	}
+	code := exitOK
 	ctx, cancel := context.WithTimeout(context.Background(), c.unmountTimeout)
 	defer cancel()
-	if err := srv.Unmount(ctx); err != nil && !errors.Is(err, sdk.ErrNotMounted) {
-		fmt.Fprintf(stderr, "memfs: unmount: %v\n", err)
-		return exitError
+	err = srv.Unmount(ctx)
+	if errors.Is(err, sdk.ErrNotMounted) {
+		// Gone by other means; what is left to report is the final drain.
+		err = srv.Wait()
 	}
-	return exitOK
+	if err != nil {
+		// With -writeback this includes every write-back error since the
+		// start, even those close(2) already reported.
+		fmt.Fprintf(stderr, "memfs: unmount: %v\n", err)
+		code = exitError
+	}
+	if wb != nil && !closeWriteBack(wb, c.unmountTimeout, stdout, stderr) {
+		code = exitError
+	}
+	return code
+}
+
+// describe names the non-default layers for the "mounted" line.
+func (c *config) describe() string {
+	s := ""
+	if c.latency > 0 {
+		s += fmt.Sprintf(", %v latency per store call", c.latency)
+	}
+	if c.writeback {
+		s += ", write-back"
+	}
+	return s
+}
+
+// closeWriteBack stops the write-back layer after the unmount has drained
+// it, prints what it did, and reports whether every byte reached the store.
+// Close is needed even after a clean drain: it stops the workers.
+func closeWriteBack(wb *writeback.FS, timeout time.Duration, stdout, stderr io.Writer) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := wb.Close(ctx)
+	st := wb.Stats()
+	fmt.Fprintf(stdout, "memfs: write-back: %d bytes written back, %d errors, %d retries\n",
+		st.WrittenBytes, st.WriteBackErrors, st.Retries)
+	if err != nil {
+		fmt.Fprintf(stderr, "memfs: write-back: %v\n", err)
+		return false
+	}
+	return true
 }

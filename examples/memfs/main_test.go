@@ -3,14 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fusekit/fusekit/adapters/aferofs"
+	"github.com/fusekit/fusekit/adapters/faultfs"
+	"github.com/fusekit/fusekit/sdk/writeback"
+	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -140,6 +146,12 @@ func TestUsageAndBadArguments(t *testing.T) {
 		{"unknown flag", []string{"-bogus", "x"}, exitUsage, "flag provided but not defined: -bogus"},
 		{"bad duration", []string{"-attr-timeout", "soon", "x"}, exitUsage, "invalid value"},
 		{"bad unmount timeout", []string{"-unmount-timeout", "0s", t.TempDir()}, exitUsage, "-unmount-timeout must be positive"},
+		{"help lists -writeback", []string{"-h"}, exitOK, "-writeback-dirty"},
+		{"help lists -latency", []string{"-h"}, exitOK, "-latency"},
+		{"negative latency", []string{"-latency", "-1ms", t.TempDir()}, exitUsage, "-latency must not be negative"},
+		{"dirty limit without write-back", []string{"-writeback-dirty", "64M", t.TempDir()}, exitUsage, "-writeback-dirty needs -writeback"},
+		{"bad dirty limit", []string{"-writeback", "-writeback-dirty", "lots", t.TempDir()}, exitUsage, `size "lots"`},
+		{"dirty limit below a chunk", []string{"-writeback", "-writeback-dirty", "1K", t.TempDir()}, exitUsage, "-writeback-dirty: writeback: invalid Options.MaxDirty = 1024"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,4 +174,142 @@ func TestParseArgsOptions(t *testing.T) {
 	assert.Negative(t, o.EntryTimeout, "0 on the command line turns the cache off")
 	assert.Equal(t, "x", o.FSName)
 	assert.NotNil(t, o.Logger)
+}
+
+// useStore makes run serve store, for the rest of the test.
+func useStore(t *testing.T, store afero.Fs) {
+	t.Helper()
+	t.Cleanup(func() { newStore = afero.NewMemMapFs })
+	newStore = func() afero.Fs { return store }
+}
+
+// started is a run() in the background that has mounted.
+type started struct {
+	stdout, stderr *syncBuffer
+	stop           chan os.Signal
+	code           chan int
+}
+
+func startRun(t *testing.T, args ...string) *started {
+	t.Helper()
+	r := &started{stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: make(chan os.Signal, 1), code: make(chan int, 1)}
+	pr, pw := io.Pipe()
+	go func() {
+		r.code <- run(args, io.MultiWriter(r.stdout, pw), r.stderr, r.stop)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	go io.Copy(io.Discard, pr)
+	require.NoError(t, err, "run ended before mounting: %s", r.stderr.String())
+	require.Contains(t, line, "mounted on")
+	t.Cleanup(func() {
+		select {
+		case r.stop <- os.Interrupt:
+			<-r.code
+		default:
+		}
+	})
+	return r
+}
+
+// finish stops the run and returns its exit code.
+func (r *started) finish(t *testing.T) int {
+	t.Helper()
+	r.stop <- os.Interrupt
+	select {
+	case c := <-r.code:
+		r.code <- c // for the cleanup
+		return c
+	case <-time.After(time.Minute):
+		t.Fatal("run did not return after the stop signal")
+		return -1
+	}
+}
+
+func TestWriteBackOverSlowStore(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	useStore(t, mem)
+	dir := t.TempDir()
+	r := startRun(t, "-writeback", "-writeback-dirty", "32M", "-latency", "1ms", "-attr-timeout", "0", dir)
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	f, err := os.Create(filepath.Join(dir, "big"))
+	require.NoError(t, err)
+	for off := 0; off < len(big); off += 4096 { // the dd bs=4k pattern
+		_, err := f.Write(big[off : off+4096])
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close(), "close waits for the write-back and reports its errors")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "small"), []byte("small"), 0o600))
+	got, err := os.ReadFile(filepath.Join(dir, "big"))
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(big, got), "read back through the mount")
+	onStore, err := afero.ReadFile(mem, "/big")
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(big, onStore), "close(2) returned once the data was in the store")
+
+	require.Equal(t, exitOK, r.finish(t), "stderr: %s", r.stderr.String())
+	assert.Contains(t, r.stdout.String(), "1ms latency per store call, write-back")
+	assert.Contains(t, r.stdout.String(), fmt.Sprintf("write-back: %d bytes written back, 0 errors", len(big)+len("small")))
+	assert.Empty(t, r.stderr.String())
+	onStore, err = afero.ReadFile(mem, "/small")
+	require.NoError(t, err)
+	assert.Equal(t, "small", string(onStore))
+	assert.False(t, isMounted(t, dir))
+}
+
+func TestWriteBackFailureFailsCloseAndExit(t *testing.T) {
+	store := faultfs.New(afero.NewMemMapFs(), faultfs.Config{})
+	store.Inject(faultfs.Rule{Op: faultfs.OpWrite, Path: "full", Err: syscall.ENOSPC})
+	useStore(t, store)
+	dir := t.TempDir()
+	r := startRun(t, "-writeback", dir)
+
+	f, err := os.Create(filepath.Join(dir, "full"))
+	require.NoError(t, err)
+	_, err = f.Write([]byte("never stored"))
+	require.NoError(t, err, "the write is acknowledged from memory")
+	assert.ErrorIs(t, f.Close(), syscall.ENOSPC, "close(2) reports the store's error")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "fine"), []byte("ok"), 0o644))
+
+	assert.Equal(t, exitError, r.finish(t), "data that never reached the store fails the exit")
+	assert.Contains(t, r.stderr.String(), "no space left on device")
+	assert.Contains(t, r.stderr.String(), writeback.ErrDataLost.Error())
+	assert.Contains(t, r.stdout.String(), "write-back: 2 bytes written back")
+	assert.False(t, isMounted(t, dir))
+}
+
+func TestFilesystemLayers(t *testing.T) {
+	mem := afero.NewMemMapFs()
+
+	plain, wb, err := (&config{}).filesystem(mem)
+	require.NoError(t, err)
+	assert.Nil(t, wb)
+	require.IsType(t, &aferofs.FS{}, plain)
+	assert.Same(t, mem, plain.(*aferofs.FS).Afero(), "no latency layer unless asked")
+
+	all, wb, err := (&config{latency: time.Millisecond, writeback: true, writebackDirty: 64 << 20}).filesystem(mem)
+	require.NoError(t, err)
+	require.NotNil(t, wb)
+	t.Cleanup(func() { wb.Close(t.Context()) })
+	assert.Same(t, wb, all)
+	served := wb.Backend().(*aferofs.FS).Afero()
+	require.IsType(t, &faultfs.Fs{}, served)
+	assert.Equal(t, "faultfs(MemMapFS)", served.Name())
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"4096": 4096, "4096B": 4096, "64k": 64 << 10, "256M": 256 << 20, "256MiB": 256 << 20,
+		"256MB": 256 << 20, "1G": 1 << 30, "2gib": 2 << 30, "1T": 1 << 40, " 8M ": 8 << 20,
+	} {
+		got, err := parseSize(in)
+		if assert.NoError(t, err, in) {
+			assert.Equal(t, want, got, in)
+		}
+	}
+	for _, in := range []string{"", "0", "-1M", "M", "1.5G", "1X", "1i", "1KiBB", "9999999999T"} {
+		_, err := parseSize(in)
+		assert.Error(t, err, in)
+	}
 }

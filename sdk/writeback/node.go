@@ -249,13 +249,14 @@ type overlay struct {
 	n     *node
 	owned bool
 	size  int64
+	dirty int64
 	mtime time.Time
 }
 
 func (n *node) attrOverlay() overlay {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return overlay{n: n, owned: n.owned, size: n.size, mtime: n.mtime}
+	return overlay{n: n, owned: n.owned, size: n.size, dirty: n.dirty, mtime: n.mtime}
 }
 
 // apply puts the buffered size and times over backend attributes.
@@ -264,7 +265,13 @@ func (o overlay) apply(a *sdk.Attr) {
 		return
 	}
 	a.Size = o.size
-	a.Blocks = 0 // unknown: the SDK derives it from Size
+	// What the backend has allocated plus what is buffered. A sparse file
+	// keeps reporting few blocks; zero would tell the SDK "unknown" and it
+	// would derive the blocks from the size, as if every hole were data.
+	a.Blocks += (o.dirty + 511) / 512
+	if a.Blocks == 0 && a.Size > 0 {
+		a.Blocks = 1
+	}
 	a.Mtime = o.mtime
 	if a.Ctime.Before(o.mtime) {
 		a.Ctime = o.mtime

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fusekit/fusekit/adapters/aferofs"
+	"github.com/fusekit/fusekit/adapters/sftpfs"
+	"github.com/fusekit/fusekit/sdk"
+	"github.com/fusekit/fusekit/sdk/writeback"
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// serveTimeout bounds the unmount and the final write-back at exit.
+const serveTimeout = 2 * time.Minute
+
+// serveConfig is the command line of "fusekit-wbbench serve".
+type serveConfig struct {
+	addr, user, keyFile, knownHosts, root string
+	writeback                             bool
+	mountpoint                            string
+}
+
+const serveUsage = `Usage: fusekit-wbbench serve [flags] MOUNTPOINT
+
+Mounts the directory -root of the SFTP server at -sftp-addr on MOUNTPOINT
+(aferofs over adapters/sftpfs, with concurrent SFTP writes), optionally
+behind sdk/writeback, until SIGINT or SIGTERM. Prints one "mounted on" line
+when the mount is live; exits non-zero if anything could not be written back.
+
+Flags:
+`
+
+func parseServeArgs(args []string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fl.PrintDefaults()
+	}
+	fl.StringVar(&c.addr, "sftp-addr", "", "SSH server `host:port` (required)")
+	fl.StringVar(&c.user, "user", "", "SSH user (required)")
+	fl.StringVar(&c.keyFile, "key", "", "client private key `file` (required)")
+	fl.StringVar(&c.knownHosts, "known-hosts", "", "known_hosts `file` holding the server's host key (required)")
+	fl.StringVar(&c.root, "root", "/", "absolute server directory to mount")
+	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes with sdk/writeback")
+	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	for _, req := range []struct{ flag, v string }{
+		{"-sftp-addr", c.addr}, {"-user", c.user}, {"-key", c.keyFile}, {"-known-hosts", c.knownHosts},
+	} {
+		if req.v == "" {
+			return nil, fmt.Errorf("serve: %s is required", req.flag)
+		}
+	}
+	if fl.NArg() != 1 {
+		return nil, fmt.Errorf("serve: want one MOUNTPOINT, got %d arguments", fl.NArg())
+	}
+	c.mountpoint = fl.Arg(0)
+	return c, nil
+}
+
+// hostKeyFor finds addr's key in a known_hosts file.
+func hostKeyFor(file, addr string) (ssh.PublicKey, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("known hosts: %w", err)
+	}
+	want := knownhosts.Normalize(addr)
+	for rest := data; len(bytes.TrimSpace(rest)) > 0; {
+		var hosts []string
+		var key ssh.PublicKey
+		_, hosts, key, _, rest, err = ssh.ParseKnownHosts(rest)
+		if err != nil {
+			return nil, fmt.Errorf("known hosts %s: %w", file, err)
+		}
+		for _, h := range hosts {
+			if knownhosts.Normalize(h) == want {
+				return key, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("known hosts %s has no key for %s", file, want)
+}
+
+// serveMain is "fusekit-wbbench serve"; it returns the exit status.
+func serveMain(args []string, stdout, stderr io.Writer) int {
+	c, err := parseServeArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	// Signals first: the bench may stop a server that is still mounting.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(stop)
+	if err := serve(c, stdout, stderr, stop); err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err error) {
+	keyPEM, err := os.ReadFile(c.keyFile)
+	if err != nil {
+		return fmt.Errorf("client key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return fmt.Errorf("client key %s: %w", c.keyFile, err)
+	}
+	hostKey, err := hostKeyFor(c.knownHosts, c.addr)
+	if err != nil {
+		return err
+	}
+	// Concurrent writes let one large WriteAt (a write-back chunk, or a
+	// 128 KiB FUSE write) have many SFTP packets in flight, as rclone's
+	// sftp backend does by default.
+	remote, conn, err := sftpfs.Dial(c.addr, c.user, signer, hostKey,
+		sftpfs.WithRoot(c.root), sftpfs.WithClientOptions(sftp.UseConcurrentWrites(true)))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, conn.Close()) }()
+
+	var fsys sdk.FileSystem = aferofs.New(remote)
+	var wb *writeback.FS
+	if c.writeback {
+		if wb, err = writeback.New(fsys, writeback.Options{}); err != nil {
+			return err
+		}
+		fsys = wb
+	}
+	srv, err := sdk.Mount(fsys, c.mountpoint, &sdk.Options{FSName: "sftp:" + c.addr + ":" + c.root, Subtype: "wbbench"})
+	if err != nil {
+		if wb != nil {
+			wb.Close(context.Background())
+		}
+		return err
+	}
+	mode := "write-through"
+	if wb != nil {
+		mode = "write-back"
+	}
+	fmt.Fprintf(stdout, "serve: mounted on %s (%s, %s build)\n", srv.Dir(), mode, sdk.Build)
+
+	select {
+	case <-stop:
+	case <-srv.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+	defer cancel()
+	uerr := srv.Unmount(ctx)
+	if errors.Is(uerr, sdk.ErrNotMounted) {
+		uerr = srv.Wait()
+	}
+	if uerr != nil {
+		err = errors.Join(err, fmt.Errorf("unmount: %w", uerr))
+	}
+	if wb != nil {
+		if cerr := wb.Close(ctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("write-back: %w", cerr))
+		}
+		st := wb.Stats()
+		fmt.Fprintf(stdout, "serve: write-back: %d bytes written back, %d errors, %d retries\n", st.WrittenBytes, st.WriteBackErrors, st.Retries)
+	}
+	return err
+}

@@ -1,0 +1,81 @@
+package main
+
+// Configuration names, as the table and -only see them.
+const (
+	cfgLatencyWT = "latency/write-through"
+	cfgLatencyWB = "latency/write-back"
+	cfgSFTPWT    = "sftp/write-through"
+	cfgSFTPWB    = "sftp/write-back"
+	cfgRclone    = "rclone/vfs-writes"
+)
+
+// backend says which server process a configuration runs.
+type backend int
+
+const (
+	latencyBackend backend = iota // examples/memfs -latency D
+	sftpBackend                   // fusekit-wbbench serve
+	rcloneBackend                 // rclone mount
+)
+
+// configSpec is one filesystem setup.
+type configSpec struct {
+	name      string
+	backend   backend
+	writeback bool
+}
+
+var configs = []configSpec{
+	{cfgLatencyWT, latencyBackend, false},
+	{cfgLatencyWB, latencyBackend, true},
+	{cfgSFTPWT, sftpBackend, false},
+	{cfgSFTPWB, sftpBackend, true},
+	{cfgRclone, rcloneBackend, false},
+}
+
+// workload is one way of copying the source file into the mount.
+type workload struct {
+	name string
+	argv func(src, dst string) []string
+}
+
+var workloads = []workload{
+	{"cp", func(src, dst string) []string { return []string{"cp", src, dst} }},
+	{"dd-4k", func(src, dst string) []string { return []string{"dd", "if=" + src, "of=" + dst, "bs=4k"} }},
+}
+
+// row is one measurement to make.
+type row struct {
+	config   configSpec
+	workload workload
+	size     int64
+}
+
+func (r row) id() string { return r.config.name + " " + r.workload.name }
+
+// plan lists the rows -only selects, in table order. Write-through rows of
+// the latency backend copy wtLatencySize bytes instead of size.
+func plan(only filter, size, wtLatencySize int64) []row {
+	var rows []row
+	for _, c := range configs {
+		for _, w := range workloads {
+			r := row{config: c, workload: w, size: size}
+			if c.backend == latencyBackend && !c.writeback {
+				r.size = wtLatencySize
+			}
+			if only.match(r.id()) {
+				rows = append(rows, r)
+			}
+		}
+	}
+	return rows
+}
+
+// rowNames lists every row, for the error when -only matches none.
+func rowNames() []string {
+	var names []string
+	for _, r := range plan(nil, 1, 1) {
+		names = append(names, r.id())
+	}
+	return names
+}
