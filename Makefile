@@ -11,7 +11,13 @@ DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config openssh-server
 TEST_TIMEOUT ?= 15m
 PKGS ?= ./...
 
-.PHONY: all deps demo test test-fuse2 test-fuse3 vet cross conformance bench bench-writeback clean
+.PHONY: all deps demo test test-fuse2 test-fuse3 vet cross conformance conformance-fuse2 conformance-fuse3 bench bench-writeback clean
+
+# The race-detector runs give every shipped filesystem a short exerciser
+# run; the conformance targets below give it the full 100,000 operations
+# without the race detector's slowdown.
+RACE_EXERCISER_OPS ?= 5000
+EXERCISER_OPS ?= 100000
 
 all: test
 
@@ -41,15 +47,25 @@ cross: deps
 	CGO_ENABLED=0 GOOS=windows $(GO) build ./...
 
 test-fuse2: deps
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	FUSEKIT_EXERCISER_OPS=$(RACE_EXERCISER_OPS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-fuse3: deps
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -tags fuse3 $(PKGS)
+	FUSEKIT_EXERCISER_OPS=$(RACE_EXERCISER_OPS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -tags fuse3 $(PKGS)
+
+# conformance: the POSIX suite and EXERCISER_OPS exerciser operations
+# against every filesystem the project ships, in both libfuse builds.
+conformance: conformance-fuse2 conformance-fuse3
+
+conformance-fuse2: deps
+	FUSEKIT_EXERCISER_OPS=$(EXERCISER_OPS) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestShippedFilesystems$$' ./conformance/
+
+conformance-fuse3: deps
+	FUSEKIT_EXERCISER_OPS=$(EXERCISER_OPS) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags fuse3 -run '^TestShippedFilesystems$$' ./conformance/
 
 # test is what CI runs: vet, the cross build, and the whole suite with the
 # race detector under both libfuse lines. Tests mount real filesystems and
 # need root and /dev/fuse.
-test: vet cross test-fuse2 test-fuse3
+test: vet cross test-fuse2 test-fuse3 conformance
 	@left=$$(grep -E ' fuse(\.[^ ]*)? ' /proc/self/mountinfo | awk '{print $$5}'); \
 	if [ -n "$$left" ]; then echo "FUSE mounts left behind by the tests:"; echo "$$left"; exit 1; fi
 
