@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fusekit/fusekit/examples/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -64,7 +65,7 @@ type config struct {
 	unmountTimeout time.Duration
 	latency        time.Duration
 	writeback      bool
-	writebackDirty byteSize
+	writebackDirty cli.ByteSize
 }
 
 // newStore makes the in-memory store that is served. Tests replace it to

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fusekit/fusekit/examples/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -62,7 +63,7 @@ type config struct {
 	fsname             string
 	latency            time.Duration
 	writeback          bool
-	writebackDirty     byteSize
+	writebackDirty     cli.ByteSize
 }
 
 const usageText = `Usage: passthrough [flags] SOURCE MOUNTPOINT

@@ -336,15 +336,3 @@ func TestSlowFSDelaysEveryCall(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"4096": 4096, "64k": 64 << 10, "256MiB": 256 << 20, "1G": 1 << 30} {
-		got, err := parseSize(in)
-		if assert.NoError(t, err, in) {
-			assert.Equal(t, want, got, in)
-		}
-	}
-	for _, in := range []string{"", "0", "-1M", "1.5G", "1X", "9999999999T"} {
-		_, err := parseSize(in)
-		assert.Error(t, err, in)
-	}
-}

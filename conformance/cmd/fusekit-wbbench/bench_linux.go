@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	fkbench "github.com/fusekit/fusekit/conformance/bench"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -110,7 +111,7 @@ func (b *bench) run(ctx context.Context) (results []result, err error) {
 		if err := ctx.Err(); err != nil {
 			return results, err
 		}
-		b.logf("[%d/%d] %s, %s", i+1, len(rows), r.id(), formatSize(r.size))
+		b.logf("[%d/%d] %s, %s", i+1, len(rows), r.id(), fkbench.FormatSize(r.size))
 		res := b.runRow(ctx, i, r)
 		if res.Err != nil {
 			b.logf("%s failed: %v", r.id(), res.Err)
@@ -177,7 +178,7 @@ func (b *bench) startSSHD() error {
 // makeSource writes size pseudo-random (incompressible) bytes to a file in
 // the work directory, which is on local disk.
 func (b *bench) makeSource(size int64) (string, error) {
-	name := filepath.Join(b.work, "source-"+formatSize(size))
+	name := filepath.Join(b.work, "source-"+fkbench.FormatSize(size))
 	f, err := os.Create(name)
 	if err != nil {
 		return "", err

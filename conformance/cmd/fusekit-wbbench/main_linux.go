@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	fkbench "github.com/fusekit/fusekit/conformance/bench"
 	"io"
 	"os"
 	"os/signal"
@@ -80,12 +81,12 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 		return nil, fmt.Errorf("unexpected arguments %q (see -h)", fl.Args())
 	}
 	var err error
-	if o.size, err = parseSize(*size); err != nil {
+	if o.size, err = fkbench.ParseSize(*size); err != nil {
 		return nil, fmt.Errorf("-size: %w", err)
 	}
 	if *wtSize == "0" {
 		o.wtLatencySize = o.size
-	} else if o.wtLatencySize, err = parseSize(*wtSize); err != nil {
+	} else if o.wtLatencySize, err = fkbench.ParseSize(*wtSize); err != nil {
 		return nil, fmt.Errorf("-wt-latency-size: %w", err)
 	}
 	if o.latency <= 0 {
@@ -149,9 +150,9 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // report prints the table and the summary and writes the CSV file.
 func report(o *benchOptions, results []result, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "fusekit-wbbench: %s per row, latency backend %v per call", formatSize(o.size), o.latency)
+	fmt.Fprintf(stdout, "fusekit-wbbench: %s per row, latency backend %v per call", fkbench.FormatSize(o.size), o.latency)
 	if o.wtLatencySize != o.size {
-		fmt.Fprintf(stdout, "; the latency write-through rows copy %s (one backend call per write)", formatSize(o.wtLatencySize))
+		fmt.Fprintf(stdout, "; the latency write-through rows copy %s (one backend call per write)", fkbench.FormatSize(o.wtLatencySize))
 	}
 	fmt.Fprintf(stdout, "; rclone --vfs-write-back %v\n", o.rcloneWriteBack)
 	fmt.Fprintln(stdout, "seconds: the whole cp/dd command, close(2) included; on server: until the whole file was on the SFTP server")

@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	fkbench "github.com/fusekit/fusekit/conformance/bench"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -58,7 +58,7 @@ func writeTable(w io.Writer, results []result) error {
 			check = "FAILED"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%.1f\t%s\t\n",
-			r.Config, r.Workload, formatSize(r.Bytes), r.Elapsed.Seconds(), mbps(r.Bytes, r.Elapsed),
+			r.Config, r.Workload, fkbench.FormatSize(r.Bytes), r.Elapsed.Seconds(), mbps(r.Bytes, r.Elapsed),
 			onServer, onServerRate, float64(r.PeakRSS)/(1<<20), check)
 	}
 	if err := tw.Flush(); err != nil {
@@ -166,43 +166,4 @@ func (f filter) match(id string) bool {
 		}
 	}
 	return false
-}
-
-// sizePattern is a count, an optional binary unit, and an optional "iB"
-// or "B" after the unit.
-var sizePattern = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B)?|B)?$`)
-
-// parseSize reads a positive byte count with an optional K, M, G or T
-// suffix (powers of 1024; "KiB", "MB" and friends mean the same).
-func parseSize(s string) (int64, error) {
-	m := sizePattern.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
-	var n int64
-	var err error
-	if m != nil {
-		n, err = strconv.ParseInt(m[1], 10, 64)
-	}
-	if m == nil || err != nil || n <= 0 {
-		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M, G or T suffix", s)
-	}
-	shift := 0
-	if m[2] != "" {
-		shift = 10 * (strings.Index("KMGT", m[2]) + 1)
-	}
-	if n > (1<<63-1)>>shift {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return n << shift, nil
-}
-
-// formatSize writes n in the largest binary unit that divides it.
-func formatSize(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		shift  uint
-	}{{"G", 30}, {"M", 20}, {"K", 10}} {
-		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
-			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }

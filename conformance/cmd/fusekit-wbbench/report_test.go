@@ -11,24 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseAndFormatSize(t *testing.T) {
-	for in, want := range map[string]int64{
-		"4096": 4096, "4096B": 4096, "64k": 64 << 10, "256M": 256 << 20, "256MiB": 256 << 20,
-		"256MB": 256 << 20, "1G": 1 << 30, "2gib": 2 << 30, "1T": 1 << 40, " 8M ": 8 << 20,
-	} {
-		got, err := parseSize(in)
-		if assert.NoError(t, err, in) {
-			assert.Equal(t, want, got, in)
-		}
-	}
-	for _, in := range []string{"", "0", "-1M", "M", "1.5G", "1X", "1i", "1KiBB", "9999999999T"} {
-		_, err := parseSize(in)
-		assert.Error(t, err, in)
-	}
-	for n, want := range map[int64]string{4096: "4K", 256 << 20: "256M", 1 << 30: "1G", 1536 << 10: "1536K", 1000: "1000", 3 << 30: "3G"} {
-		assert.Equal(t, want, formatSize(n), n)
-	}
-}
 
 func TestFilterAndPlan(t *testing.T) {
 	all := plan(nil, 256<<20, 64<<20)

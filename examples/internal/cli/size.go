@@ -1,4 +1,5 @@
-package main
+// Package cli holds what the example binaries share: flag types.
+package cli
 
 import (
 	"fmt"
@@ -7,23 +8,23 @@ import (
 	"strings"
 )
 
-// byteSize is a flag.Value for sizes such as 4096, 64K, 256M, 1G or 2GiB
+// ByteSize is a flag.Value for sizes such as 4096, 64K, 256M, 1G or 2GiB
 // (binary multiples).
-type byteSize int64
+type ByteSize int64
 
-func (b *byteSize) String() string {
+func (b *ByteSize) String() string {
 	if b == nil || *b == 0 {
 		return ""
 	}
 	return strconv.FormatInt(int64(*b), 10)
 }
 
-func (b *byteSize) Set(s string) error {
-	n, err := parseSize(s)
+func (b *ByteSize) Set(s string) error {
+	n, err := ParseSize(s)
 	if err != nil {
 		return err
 	}
-	*b = byteSize(n)
+	*b = ByteSize(n)
 	return nil
 }
 
@@ -31,9 +32,9 @@ func (b *byteSize) Set(s string) error {
 // or "B" after the unit.
 var sizePattern = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B)?|B)?$`)
 
-// parseSize reads a positive byte count with an optional K, M, G or T
+// ParseSize reads a positive byte count with an optional K, M, G or T
 // suffix (powers of 1024; "KiB", "MB" and friends mean the same).
-func parseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, error) {
 	m := sizePattern.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
 	var n int64
 	var err error
