@@ -297,4 +297,3 @@ func TestFilesystemLayers(t *testing.T) {
 	require.IsType(t, &faultfs.Fs{}, served)
 	assert.Equal(t, "faultfs(MemMapFS)", served.Name())
 }
-

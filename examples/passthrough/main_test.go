@@ -335,4 +335,3 @@ func TestSlowFSDelaysEveryCall(t *testing.T) {
 		assert.Equal(t, before+1, delays, "%s sleeps exactly once", c.name)
 	}
 }
-
