@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 func TestFilterAndPlan(t *testing.T) {
 	all := plan(nil, 256<<20, 64<<20)
 	require.Len(t, all, len(configs)*len(workloads))
