@@ -332,3 +332,18 @@ func TestUnmountDoesNotHangOnAStuckRequest(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Minute)
 	assert.False(t, mounted(t, dir), "the mount is detached all the same")
 }
+
+// TestNoDescriptorLeaksToChildren: processes started after a mount inherit
+// neither its /dev/fuse descriptor nor libfuse's socket to the fusermount
+// watcher; otherwise watchers keep each other (and whatever pipes they
+// inherited) alive after the server is gone.
+func TestNoDescriptorLeaksToChildren(t *testing.T) {
+	sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	out, err := exec.Command("sh", "-c", `for f in /proc/$$/fd/*; do readlink "$f" || true; done`).CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		assert.NotEqual(t, "/dev/fuse", l, "a child inherited a mount's /dev/fuse descriptor")
+		assert.False(t, strings.HasPrefix(l, "socket:"), "a child inherited a socket: %s", l)
+	}
+}

@@ -297,6 +297,34 @@ func abortConnection(dev uint64) {
 	_ = os.WriteFile(filepath.Join(fusectlDir, strconv.FormatUint(uint64(id), 10), "abort"), []byte("1"), 0)
 }
 
+// closeOnExecAll marks every descriptor above 2 close-on-exec. Go opens all
+// its own descriptors that way, but libfuse does not: libfuse2 keeps its
+// end of the auto_unmount socket to fusermount, and the /dev/fuse
+// descriptor, inheritable. Every process started afterwards would then hold
+// them, and a fusermount watcher of one mount holding another mount's
+// socket keeps that mount's watcher (and whatever pipes it inherited, such
+// as go test's output pipe) alive after the server has gone. Descriptors
+// this process meant to pass on are passed with exec.Cmd.ExtraFiles, which
+// does not depend on this flag. The caller holds syscall.ForkLock so that
+// no fork happens while a descriptor is still inheritable.
+func closeOnExecAll() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
+	}
+}
+
 // stderrMu serialises stderr capture: file descriptor 2 belongs to the whole
 // process, so only one Mount at a time may borrow it.
 var stderrMu sync.Mutex

@@ -133,6 +133,19 @@ func (s *Server) start(args []string) error {
 			}
 		}
 	}()
+	// No Go fork may happen while libfuse's descriptors are inheritable:
+	// from before the mount starts until they are marked close-on-exec.
+	syscall.ForkLock.RLock()
+	closeOnExecAll()
+	forkLocked := true
+	unlockFork := func() {
+		if forkLocked {
+			closeOnExecAll()
+			syscall.ForkLock.RUnlock()
+			forkLocked = false
+		}
+	}
+	defer unlockFork()
 	capture := captureStderr()
 	mounted := make(chan bool, 1)
 	var panicErr error
@@ -168,6 +181,7 @@ func (s *Server) start(args []string) error {
 		return &MountError{Dir: s.dir, Reason: fmt.Sprintf("the mount did not come up within %v", s.opts.MountTimeout), Stderr: text}
 	}
 	text := capture.stop()
+	unlockFork()
 	dev, err := waitLive(s.dir, s.opts.Subtype, timer.C)
 	if err != nil {
 		s.host.Unmount()
