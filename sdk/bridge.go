@@ -76,7 +76,9 @@ func newBridge(ctx context.Context, fsys FileSystem, opts *resolved, destroyed f
 	}
 	b.symlinker, _ = fsys.(Symlinker)
 	b.linker, _ = fsys.(Linker)
-	b.xattrer, _ = fsys.(Xattrer)
+	if !opts.NoXattrs {
+		b.xattrer, _ = fsys.(Xattrer)
+	}
 	b.mknoder, _ = fsys.(Mknoder)
 	b.accesser, _ = fsys.(Accesser)
 	b.syncer, _ = fsys.(Syncer)

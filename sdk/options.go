@@ -115,12 +115,22 @@ type Options struct {
 	// path in the filesystem and flags its open(2) flags.
 	FileCache func(name string, flags int) CachePolicy
 
+	// NoXattrs hides extended attributes on this mount even when the
+	// filesystem implements Xattrer: xattr calls fail with EOPNOTSUPP. The
+	// kernel asks for security.capability before every write(2) while
+	// xattrs are on, which costs one round trip to the server per write;
+	// with NoXattrs it stops asking.
+	NoXattrs bool
+
 	// MaxWrite is the largest write the kernel sends, in bytes: a multiple of
 	// 4096 up to 131072 with libfuse2 (default 131072). libfuse3 always
 	// uses 1 MiB and MaxWrite must be zero there.
 	MaxWrite int
 	// MaxThreads caps the threads serving requests in the libfuse3 build
-	// (default 64; libfuse's own default is 10). libfuse2 has no cap and
+	// (default 10, libfuse's own). More threads help only when requests
+	// block in the filesystem for long (a network backend): idle threads
+	// are kept up to the cap, and a pool larger than the parallelism made
+	// sequential requests slower in measurements. libfuse2 has no cap and
 	// MaxThreads must be zero there.
 	MaxThreads int
 
@@ -162,7 +172,7 @@ func Uint32(v uint32) *uint32 { return &v }
 const (
 	defaultTimeout      = time.Second
 	defaultMountTimeout = 15 * time.Second
-	defaultMaxThreads   = 64
+	defaultMaxThreads   = 10
 	fuse2MaxWrite       = 128 << 10
 )
 

@@ -485,3 +485,12 @@ func TestRmdirAfterUnlinkingOpenFile(t *testing.T) {
 	require.Eventually(t, func() bool { return os.Remove(d) == nil }, 5*time.Second, 10*time.Millisecond,
 		"after the last close the directory can be removed")
 }
+
+func TestNoXattrsHidesThem(t *testing.T) {
+	dir := sdktest.Mount(t, sdktest.NewMemFS(), &sdk.Options{NoXattrs: true}).Dir()
+	p := filepath.Join(dir, "f")
+	require.NoError(t, os.WriteFile(p, nil, 0o644))
+	assert.ErrorIs(t, unix.Setxattr(p, "user.a", []byte("x"), 0), unix.EOPNOTSUPP)
+	_, err := unix.Getxattr(p, "user.a", make([]byte, 8))
+	assert.ErrorIs(t, err, unix.EOPNOTSUPP)
+}

@@ -12,6 +12,10 @@
 #                             keep it on the disk you want to measure (not tmpfs)
 #   BIN=bin                   where binaries are built
 #   CGOFUSE_FUSE2_ARGS / CGOFUSE_FUSE3_ARGS / SDK_ARGS
+#                             SDK_ARGS defaults to -no-xattrs: cgofuse's example
+#                             has no xattrs, so the kernel's per-write
+#                             security.capability round trip is left out on
+#                             both sides (SDK_ARGS= measures the SDK with them)
 #                             extra arguments for the daemons, e.g.
 #                             CGOFUSE_FUSE2_ARGS="-o big_writes"
 #   BENCH_EXTRA               more targets (peers), one fusekit-bench target
@@ -48,7 +52,7 @@ for b in $BUILDS; do
 	# at exactly the version the SDK uses.
 	$GO build "${tags[@]}" -o "$BIN/cgofuse-passthrough-$b" github.com/winfsp/cgofuse/examples/passthrough
 	extra_var=CGOFUSE_${b^^}_ARGS
-	targets+=("sdk-$b@lib$b=cmd:$BIN/passthrough-$b ${SDK_ARGS:-} {src} {mnt}")
+	targets+=("sdk-$b@lib$b=cmd:$BIN/passthrough-$b ${SDK_ARGS--no-xattrs} {src} {mnt}")
 	# cgofuse's example takes libfuse options first, then SOURCE MOUNTPOINT.
 	targets+=("cgofuse-$b@lib$b=cmd:$BIN/cgofuse-passthrough-$b ${!extra_var:-} {src} {mnt}")
 done

@@ -60,6 +60,7 @@ type config struct {
 	attrTimeout        time.Duration
 	entryTimeout       time.Duration
 	debug              bool
+	noXattrs           bool
 	fsname             string
 	latency            time.Duration
 	writeback          bool
@@ -102,6 +103,7 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	fset.DurationVar(&cfg.entryTimeout, "entry-timeout", time.Second,
 		"how long the kernel caches names; 0 turns the cache off (the libfuse3 build always uses 0)")
 	fset.BoolVar(&cfg.debug, "debug", false, "log every operation to stderr")
+	fset.BoolVar(&cfg.noXattrs, "no-xattrs", false, "hide extended attributes (saves the kernel's security.capability round trip before every write)")
 	fset.StringVar(&cfg.fsname, "fsname", "", "source column of /proc/mounts (default SOURCE)")
 	fset.DurationVar(&cfg.latency, "latency", 0, "delay every call to the filesystem by this much, like a remote store (e.g. 1ms)")
 	fset.BoolVar(&cfg.writeback, "writeback", false, "buffer writes in memory and write them to SOURCE in large chunks (sdk/writeback); close(2) still waits for them")
@@ -176,6 +178,7 @@ func (c *config) options(stderr io.Writer) *sdk.Options {
 		AllowOther:   c.allowOther,
 		AttrTimeout:  kernelTimeout(c.attrTimeout),
 		EntryTimeout: kernelTimeout(c.entryTimeout),
+		NoXattrs:     c.noXattrs,
 	}
 	if c.debug {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

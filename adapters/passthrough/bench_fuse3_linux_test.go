@@ -1,0 +1,5 @@
+//go:build linux && fuse3
+
+package passthrough
+
+const benchTags = "fuse3"
