@@ -68,6 +68,9 @@ type options struct {
 	timeout    time.Duration
 	exTimeout  time.Duration
 	featureArg string
+	limits     []conformance.Limitation
+	upper      string
+	lowers     []string
 }
 
 // run is the whole command, with its streams as arguments so that tests can
@@ -158,6 +161,20 @@ func newFlagSet() (*flag.FlagSet, *options, *string) {
 	fs.BoolVar(&o.verbose, "v", false, "print a progress line per result on stderr")
 	fs.DurationVar(&o.timeout, "timeout", conformance.DefaultTimeout, "time limit of each suite test")
 	fs.DurationVar(&o.exTimeout, "exerciser-timeout", 10*time.Minute, "time limit of each exerciser run, shrinking included")
+	fs.Func("limit", "a known limitation of DIR, `TEST=REASON` (TEST a test name or GROUP/*): the test still runs and is reported as an expected failure, or as XPASS if it passes; repeatable",
+		func(v string) error {
+			test, reason, ok := strings.Cut(v, "=")
+			if !ok || test == "" || reason == "" {
+				return fmt.Errorf("want TEST=REASON, got %q", v)
+			}
+			o.limits = append(o.limits, conformance.Limitation{Test: test, Reason: reason})
+			return nil
+		})
+	fs.StringVar(&o.upper, "upper", "", "for an overlay: its upper layer `DIR`, so the overlay tests can check copy-up, whiteouts and opaque markers on disk")
+	fs.Func("lower", "for an overlay: a lower layer `DIR`; repeat, top-most first", func(v string) error {
+		o.lowers = append(o.lowers, v)
+		return nil
+	})
 	return fs, &o, &pattern
 }
 
@@ -171,6 +188,18 @@ func parseArgs(args []string) (*options, error) {
 	var err error
 	if o.features, err = conformance.ParseFeatures(o.featureArg); err != nil {
 		return nil, fmt.Errorf("-features: %v", err)
+	}
+	o.features.Limitations = append(o.features.Limitations, o.limits...)
+	if o.upper != "" || len(o.lowers) > 0 {
+		if o.upper == "" || len(o.lowers) == 0 {
+			return nil, errors.New("-upper and -lower: an overlay needs its upper layer and at least one lower layer")
+		}
+		for _, d := range append([]string{o.upper}, o.lowers...) {
+			if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("overlay layer %q is not a directory", d)
+			}
+		}
+		o.features.Overlay = &conformance.OverlayLayers{Upper: o.upper, Lowers: o.lowers}
 	}
 	if *pattern != "" {
 		if o.match, err = regexp.Compile(*pattern); err != nil {

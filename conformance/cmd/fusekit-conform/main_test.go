@@ -117,3 +117,27 @@ func TestHelp(t *testing.T) {
 	assert.Contains(t, stdout.String(), "-features")
 	assert.Empty(t, stderr.String())
 }
+
+func TestLimitAndOverlayFlags(t *testing.T) {
+	o, err := parseArgs([]string{"-limit", "time/utimensat-omit=libfuse2 drops it", "-limit", "rename/*=no flags", t.TempDir()})
+	require.NoError(t, err)
+	require.Len(t, o.features.Limitations, 2)
+	assert.Equal(t, "rename/*", o.features.Limitations[1].Test)
+	assert.Nil(t, o.features.Overlay)
+
+	up, lo := t.TempDir(), t.TempDir()
+	o, err = parseArgs([]string{"-upper", up, "-lower", lo, t.TempDir()})
+	require.NoError(t, err)
+	require.NotNil(t, o.features.Overlay)
+	assert.Equal(t, up, o.features.Overlay.Upper)
+	assert.Equal(t, []string{lo}, o.features.Overlay.Lowers)
+
+	for _, bad := range [][]string{
+		{"-limit", "noreason", t.TempDir()},
+		{"-upper", up, t.TempDir()},
+		{"-upper", up, "-lower", "/no/such/dir", t.TempDir()},
+	} {
+		_, err := parseArgs(bad)
+		assert.Error(t, err, bad)
+	}
+}
