@@ -176,34 +176,66 @@ func TestIndependentMounts(t *testing.T) {
 	assert.NoError(t, err, "unmounting one mount must not disturb the other")
 }
 
+// The lifecycle tests below need a server in another process, to kill or
+// signal it. The test binary is that process when childDir is set.
+const (
+	childDir  = "FUSEKIT_CHILD_MOUNT"
+	childMode = "FUSEKIT_CHILD_MODE" // "", "noauto" (NoAutoUnmount) or "signals" (HandleSignals)
+)
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(childDir); dir != "" {
+		os.Exit(serveChild(dir, os.Getenv(childMode)))
+	}
+	os.Exit(m.Run())
+}
+
+// serveChild mounts on dir, says "mounted" on stdout, and serves until
+// the mount ends; it returns the exit status.
+func serveChild(dir, mode string) int {
+	opts := &sdk.Options{NoAutoUnmount: mode == "noauto", HandleSignals: mode == "signals"}
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, opts)
+	if err != nil {
+		return 3
+	}
+	os.Stdout.WriteString("mounted\n")
+	if err := srv.Wait(); err != nil {
+		return 4
+	}
+	return 0
+}
+
+// startServer starts a server process in the given mode on a new directory
+// and returns once it has mounted. The mount is detached at cleanup, however
+// the test ends.
+func startServer(t *testing.T, mode string) (string, *exec.Cmd) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childDir+"="+dir, childMode+"="+mode)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+	})
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	require.Contains(t, string(buf[:n]), "mounted", "the server process did not mount")
+	return dir, cmd
+}
+
 // TestStaleMount kills a server process with SIGKILL (no cleanup runs), then
 // mounts over the stale mount it left. auto_unmount is off in the child so
 // that the mount really stays stale.
 func TestStaleMount(t *testing.T) {
-	if os.Getenv("FUSEKIT_STALE_CHILD") != "" {
-		srv, err := sdk.Mount(sdktest.NewMemFS(), os.Getenv("FUSEKIT_STALE_CHILD"), &sdk.Options{NoAutoUnmount: true})
-		if err != nil {
-			os.Exit(3)
-		}
-		os.Stdout.WriteString("mounted\n")
-		srv.Wait()
-		os.Exit(0)
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStaleMount$")
-	cmd.Env = append(os.Environ(), "FUSEKIT_STALE_CHILD="+dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf)
-	require.Contains(t, string(buf[:n]), "mounted", "the child did not mount")
+	dir, cmd := startServer(t, "noauto")
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 
 	var sfs unix.Statfs_t
-	err = unix.Statfs(dir, &sfs)
+	err := unix.Statfs(dir, &sfs)
 	require.True(t, errors.Is(err, syscall.ENOTCONN), "want a stale mount, statfs said %v", err)
 
 	me := mountErr(t, dir, nil)
@@ -220,25 +252,7 @@ func TestStaleMount(t *testing.T) {
 // TestAutoUnmountAfterCrash: with the default auto_unmount, a server killed
 // by SIGKILL leaves no mount behind.
 func TestAutoUnmountAfterCrash(t *testing.T) {
-	if os.Getenv("FUSEKIT_CRASH_CHILD") != "" {
-		srv, err := sdk.Mount(sdktest.NewMemFS(), os.Getenv("FUSEKIT_CRASH_CHILD"), nil)
-		if err != nil {
-			os.Exit(3)
-		}
-		os.Stdout.WriteString("mounted\n")
-		srv.Wait()
-		os.Exit(0)
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAutoUnmountAfterCrash$")
-	cmd.Env = append(os.Environ(), "FUSEKIT_CRASH_CHILD="+dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf)
-	require.Contains(t, string(buf[:n]), "mounted")
+	dir, cmd := startServer(t, "")
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	deadline := time.Now().Add(10 * time.Second)
@@ -249,29 +263,9 @@ func TestAutoUnmountAfterCrash(t *testing.T) {
 }
 
 func TestSignalUnmounts(t *testing.T) {
-	if os.Getenv("FUSEKIT_SIGNAL_CHILD") != "" {
-		srv, err := sdk.Mount(sdktest.NewMemFS(), os.Getenv("FUSEKIT_SIGNAL_CHILD"), &sdk.Options{HandleSignals: true})
-		if err != nil {
-			os.Exit(3)
-		}
-		os.Stdout.WriteString("mounted\n")
-		if err := srv.Wait(); err != nil {
-			os.Exit(4)
-		}
-		os.Exit(0)
-	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
-			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSignalUnmounts$")
-			cmd.Env = append(os.Environ(), "FUSEKIT_SIGNAL_CHILD="+dir)
-			out, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, cmd.Start())
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = unix.Unmount(dir, unix.MNT_DETACH) })
-			buf := make([]byte, 64)
-			n, _ := out.Read(buf)
-			require.Contains(t, string(buf[:n]), "mounted")
+			dir, cmd := startServer(t, "signals")
 			require.NoError(t, cmd.Process.Signal(sig))
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
