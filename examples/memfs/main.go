@@ -175,15 +175,7 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		store = faultfs.New(store, faultfs.Config{Latency: c.latency})
 	}
-	fsys = aferofs.New(store)
-	if !c.writeback {
-		return fsys, nil, nil
-	}
-	wb, err = writeback.New(fsys, writeback.Options{MaxDirty: int64(c.writebackDirty)})
-	if err != nil {
-		return nil, nil, fmt.Errorf("-writeback-dirty: %w", err)
-	}
-	return wb, wb, nil
+	return cli.Writeback(aferofs.New(store), c.writeback, c.writebackDirty)
 }
 
 // run is the whole program: it mounts, waits for a signal on stop (or for

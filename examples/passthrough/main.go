@@ -203,14 +203,7 @@ func (c *config) layers(pt *passthrough.FS) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		fsys = newSlowFS(pt, c.latency)
 	}
-	if !c.writeback {
-		return fsys, nil, nil
-	}
-	wb, err = writeback.New(fsys, writeback.Options{MaxDirty: int64(c.writebackDirty)})
-	if err != nil {
-		return nil, nil, fmt.Errorf("-writeback-dirty: %w", err)
-	}
-	return wb, wb, nil
+	return cli.Writeback(fsys, c.writeback, c.writebackDirty)
 }
 
 // run is the whole program; it returns the exit status. A value on stop
