@@ -77,6 +77,7 @@
 // for that long (the SDK's own cache is invalidated for every link).
 // cgofuse delivers no FUSE interrupts, so a request context is canceled only
 // when a forced unmount tears the mount down. flock and POSIX locks are
-// handled by the kernel locally. The "security.capability" xattr, asked for
-// on every write(2), is answered "absent" without asking the filesystem.
+// handled by the kernel locally. While xattrs are on, the kernel asks for
+// "security.capability" before every write(2); the SDK caches the answer,
+// but each question is still a round trip (Options.NoXattrs ends them).
 package sdk
