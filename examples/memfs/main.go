@@ -225,7 +225,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "memfs: unmount: %v\n", err)
 		code = exitError
 	}
-	if wb != nil && !closeWriteBack(wb, c.unmountTimeout, stdout, stderr) {
+	if wb != nil && !cli.CloseWriteback("memfs", wb, c.unmountTimeout, stdout, stderr) {
 		code = exitError
 	}
 	return code
@@ -241,21 +241,4 @@ func (c *config) describe() string {
 		s += ", write-back"
 	}
 	return s
-}
-
-// closeWriteBack stops the write-back layer after the unmount has drained
-// it, prints what it did, and reports whether every byte reached the store.
-// Close is needed even after a clean drain: it stops the workers.
-func closeWriteBack(wb *writeback.FS, timeout time.Duration, stdout, stderr io.Writer) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	err := wb.Close(ctx)
-	st := wb.Stats()
-	fmt.Fprintf(stdout, "memfs: write-back: %d bytes written back, %d errors, %d retries\n",
-		st.WrittenBytes, st.WriteBackErrors, st.Retries)
-	if err != nil {
-		fmt.Fprintf(stderr, "memfs: write-back: %v\n", err)
-		return false
-	}
-	return true
 }

@@ -4,11 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/fusekit/fusekit/examples/internal/clitest"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,42 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of run and the
-// reads of the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func isMounted(t *testing.T, dir string) bool {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) > 4 && fields[4] == dir {
-			return true
-		}
-	}
-	return false
-}
-
 func TestRunMountsServesAndUnmounts(t *testing.T) {
 	dir := t.TempDir()
 	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
+	var stderr clitest.SyncBuffer
 	stop := make(chan os.Signal, 1)
 	code := make(chan int, 1)
 	go func() {
@@ -78,7 +45,7 @@ func TestRunMountsServesAndUnmounts(t *testing.T) {
 		for lines.Scan() { // drain the rest
 		}
 	}()
-	require.True(t, isMounted(t, dir))
+	require.True(t, clitest.Mounted(t, dir))
 
 	name := filepath.Join(dir, "hello.txt")
 	require.NoError(t, os.WriteFile(name, []byte("hello, memfs"), 0o640))
@@ -99,7 +66,7 @@ func TestRunMountsServesAndUnmounts(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("run did not return after the stop signal")
 	}
-	assert.False(t, isMounted(t, dir), "the mount is gone")
+	assert.False(t, clitest.Mounted(t, dir), "the mount is gone")
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, ents, "the contents went with the mount")
@@ -108,7 +75,7 @@ func TestRunMountsServesAndUnmounts(t *testing.T) {
 func TestRunReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
+	var stderr clitest.SyncBuffer
 	stop := make(chan os.Signal, 1)
 	code := make(chan int, 1)
 	go func() {
@@ -125,7 +92,7 @@ func TestRunReadOnly(t *testing.T) {
 	assert.ErrorContains(t, err, "read-only file system")
 	stop <- os.Interrupt
 	assert.Equal(t, exitOK, <-code, "stderr: %s", stderr.String())
-	assert.False(t, isMounted(t, dir))
+	assert.False(t, clitest.Mounted(t, dir))
 }
 
 func TestUsageAndBadArguments(t *testing.T) {
@@ -155,7 +122,7 @@ func TestUsageAndBadArguments(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr clitest.SyncBuffer
 			got := run(c.args, &stdout, &stderr, make(chan os.Signal))
 			assert.Equal(t, c.code, got)
 			assert.Contains(t, stdout.String()+stderr.String(), c.want)
@@ -185,14 +152,14 @@ func useStore(t *testing.T, store afero.Fs) {
 
 // started is a run() in the background that has mounted.
 type started struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *clitest.SyncBuffer
 	stop           chan os.Signal
 	code           chan int
 }
 
 func startRun(t *testing.T, args ...string) *started {
 	t.Helper()
-	r := &started{stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: make(chan os.Signal, 1), code: make(chan int, 1)}
+	r := &started{stdout: &clitest.SyncBuffer{}, stderr: &clitest.SyncBuffer{}, stop: make(chan os.Signal, 1), code: make(chan int, 1)}
 	pr, pw := io.Pipe()
 	go func() {
 		r.code <- run(args, io.MultiWriter(r.stdout, pw), r.stderr, r.stop)
@@ -255,7 +222,7 @@ func TestWriteBackOverSlowStore(t *testing.T) {
 	onStore, err = afero.ReadFile(mem, "/small")
 	require.NoError(t, err)
 	assert.Equal(t, "small", string(onStore))
-	assert.False(t, isMounted(t, dir))
+	assert.False(t, clitest.Mounted(t, dir))
 }
 
 func TestWriteBackFailureFailsCloseAndExit(t *testing.T) {
@@ -276,7 +243,7 @@ func TestWriteBackFailureFailsCloseAndExit(t *testing.T) {
 	assert.Contains(t, r.stderr.String(), "no space left on device")
 	assert.Contains(t, r.stderr.String(), writeback.ErrDataLost.Error())
 	assert.Contains(t, r.stdout.String(), "write-back: 2 bytes written back")
-	assert.False(t, isMounted(t, dir))
+	assert.False(t, clitest.Mounted(t, dir))
 }
 
 func TestFilesystemLayers(t *testing.T) {

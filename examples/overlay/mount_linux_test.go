@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"github.com/fusekit/fusekit/examples/internal/clitest"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,37 +33,6 @@ var pkgDir = func() string {
 	return d
 }()
 
-// syncBuffer is a bytes.Buffer safe to write from run's goroutine while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func isMounted(t *testing.T, dir string) bool {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -83,13 +52,13 @@ func TestDemoOnSampleData(t *testing.T) {
 	before := hashTree(t, lower)
 	upper, mnt := t.TempDir(), t.TempDir()
 	stop := make(chan os.Signal, 1)
-	var stdout, stderr syncBuffer
+	var stdout, stderr clitest.SyncBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
 	}()
 	t.Cleanup(func() {
-		if isMounted(t, mnt) {
+		if clitest.Mounted(t, mnt) {
 			unix.Unmount(mnt, unix.MNT_DETACH)
 		}
 	})
@@ -123,7 +92,7 @@ func TestDemoOnSampleData(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after SIGTERM")
 	}
-	assert.False(t, isMounted(t, mnt))
+	assert.False(t, clitest.Mounted(t, mnt))
 	assert.Contains(t, stdout.String(), "unmounted")
 	assert.Equal(t, before, hashTree(t, lower), "the sample lower is never written")
 }
@@ -204,7 +173,7 @@ func TestCopyUpSurvivesKill(t *testing.T) {
 	require.NoError(t, f.Close())
 	lowerSum := hashTree(t, lower)
 	t.Cleanup(func() {
-		if isMounted(t, mnt) {
+		if clitest.Mounted(t, mnt) {
 			unix.Unmount(mnt, unix.MNT_DETACH)
 		}
 	})
@@ -232,7 +201,7 @@ func TestCopyUpSurvivesKill(t *testing.T) {
 	// auto_unmount normally clears the dead mount; make sure it is gone.
 	waitFor(t, "the dead mount to go", func() bool {
 		unix.Unmount(mnt, unix.MNT_DETACH)
-		return !isMounted(t, mnt)
+		return !clitest.Mounted(t, mnt)
 	})
 	select {
 	case err := <-opened:
@@ -272,5 +241,5 @@ func TestCopyUpSurvivesKill(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the server did not exit on SIGINT")
 	}
-	assert.False(t, isMounted(t, mnt))
+	assert.False(t, clitest.Mounted(t, mnt))
 }

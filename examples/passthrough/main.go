@@ -230,7 +230,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		return 2
 	}
 	code := serve(cfg, fsys, stdout, stderr, stop)
-	if wb != nil && !closeWriteBack(wb, stdout, stderr) {
+	if wb != nil && !cli.CloseWriteback("passthrough", wb, unmountTimeout, stdout, stderr) {
 		code = 1
 	}
 	return code
@@ -296,22 +296,4 @@ func (c *config) describe() string {
 		s = " (write-back)"
 	}
 	return s
-}
-
-// closeWriteBack stops the write-back layer after the unmount has drained
-// it, prints what it did, and reports whether every byte reached SOURCE.
-// Close is needed even after a clean drain: it stops the workers. It is
-// bounded like the unmount, since the backend may be what hangs.
-func closeWriteBack(wb *writeback.FS, stdout, stderr io.Writer) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), unmountTimeout)
-	defer cancel()
-	err := wb.Close(ctx)
-	st := wb.Stats()
-	fmt.Fprintf(stdout, "passthrough: write-back: %d bytes written back, %d errors, %d retries\n",
-		st.WrittenBytes, st.WriteBackErrors, st.Retries)
-	if err != nil {
-		fmt.Fprintf(stderr, "passthrough: write-back: %v\n", err)
-		return false
-	}
-	return true
 }

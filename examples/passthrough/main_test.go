@@ -6,12 +6,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/fusekit/fusekit/examples/internal/clitest"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,49 +22,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// syncBuffer is a bytes.Buffer that FUSE threads may write to while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func mounted(t *testing.T, dir string) bool {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
-}
-
 // program runs run() in the background until the test sends on the
 // returned channel, and waits for the "mounted" line.
 type program struct {
 	stop           chan os.Signal
 	exit           chan int
-	stdout, stderr *syncBuffer
+	stdout, stderr *clitest.SyncBuffer
 }
 
 func start(t *testing.T, args ...string) *program {
 	t.Helper()
 	pr, pw := io.Pipe()
-	p := &program{stop: make(chan os.Signal, 2), exit: make(chan int, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	p := &program{stop: make(chan os.Signal, 2), exit: make(chan int, 1), stdout: &clitest.SyncBuffer{}, stderr: &clitest.SyncBuffer{}}
 	go func() {
 		code := run(args, io.MultiWriter(p.stdout, pw), p.stderr, p.stop)
 		pw.Close()
@@ -98,7 +67,7 @@ func TestMirrorsAndUnmountsOnSignal(t *testing.T) {
 	src, mnt := t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644))
 	p := start(t, "-debug", "-attr-timeout", "0", src, mnt)
-	require.True(t, mounted(t, mnt))
+	require.True(t, clitest.Mounted(t, mnt))
 
 	got, err := os.ReadFile(filepath.Join(mnt, "hello.txt"))
 	require.NoError(t, err)
@@ -109,7 +78,7 @@ func TestMirrorsAndUnmountsOnSignal(t *testing.T) {
 	assert.Equal(t, "via mount", string(got))
 
 	require.Equal(t, 0, p.terminate(t), p.stderr.String())
-	assert.False(t, mounted(t, mnt), "the mount is gone after the signal")
+	assert.False(t, clitest.Mounted(t, mnt), "the mount is gone after the signal")
 	assert.Contains(t, p.stderr.String(), "op=open", "-debug logs operations")
 	assert.Contains(t, p.stderr.String(), "unmounting")
 }
@@ -209,7 +178,7 @@ func TestWriteBackWithLatencyReachesSource(t *testing.T) {
 	require.NoError(t, g.Close())
 
 	require.Equal(t, 0, p.terminate(t), p.stderr.String())
-	assert.False(t, mounted(t, mnt))
+	assert.False(t, clitest.Mounted(t, mnt))
 	got, err = os.ReadFile(filepath.Join(src, "open"))
 	require.NoError(t, err)
 	assert.Equal(t, "written before the stop", string(got))
