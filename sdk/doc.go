@@ -56,9 +56,9 @@
 // auto_unmount, so a process killed outright leaves no stale mount.
 // Unmount first drains buffered data (Syncer), then unmounts; while files
 // are open it retries until its context ends and then detaches the mount and
-// aborts the connection. cgofuse itself unmounts on SIGINT and SIGTERM;
-// Options.HandleSignals adds SIGHUP and the drain. Every Server is
-// independent; several can run in one process.
+// aborts the connection. cgofuse itself unmounts on SIGINT and SIGTERM and
+// the SDK drains buffered data in Destroy; Options.HandleSignals adds
+// SIGHUP. Every Server is independent; several can run in one process.
 //
 // # Concurrency
 //

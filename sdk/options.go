@@ -89,9 +89,10 @@ type Options struct {
 	// NoAutoUnmount turns off auto_unmount, which otherwise removes the mount
 	// when the process dies without unmounting.
 	NoAutoUnmount bool
-	// HandleSignals unmounts cleanly (draining write-back) on SIGINT, SIGTERM
-	// and SIGHUP. cgofuse itself always unmounts on SIGINT and SIGTERM while a
-	// mount is live; this adds SIGHUP and a graceful drain.
+	// HandleSignals makes SIGHUP unmount cleanly too. cgofuse itself always
+	// unmounts on SIGINT and SIGTERM while a mount is live, and buffered data
+	// is drained before the mount goes away in every case; without this
+	// option SIGHUP kills the process and leaves the mount to auto_unmount.
 	HandleSignals bool
 
 	// AttrTimeout, EntryTimeout and NegativeTimeout are the kernel's caching

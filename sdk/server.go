@@ -281,10 +281,14 @@ func (s *Server) unmount(ctx context.Context) error {
 // unmount.
 const releaseGrace = 5 * time.Second
 
-// handleSignals unmounts gracefully on SIGINT, SIGTERM and SIGHUP.
+// handleSignals unmounts gracefully on SIGHUP. SIGINT and SIGTERM are
+// cgofuse's own: while a mount is live it unmounts on them from a goroutine
+// of its own, and the final drain happens in Destroy. Unmounting on them
+// here too would race that goroutine (cgofuse reads its connection pointer
+// unlocked while Destroy clears it; the race detector reports it).
 func (s *Server) handleSignals() {
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(ch, syscall.SIGHUP)
 	stop := make(chan struct{})
 	var once sync.Once
 	s.stopSignals = func() {
