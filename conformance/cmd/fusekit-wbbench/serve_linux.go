@@ -162,6 +162,14 @@ func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err
 
 	select {
 	case <-stop:
+		// While the mount is live cgofuse unmounts on SIGINT and SIGTERM
+		// itself, and an Unmount from here at the same moment races its
+		// signal goroutine; so wait for that, and unmount here only if it
+		// does not happen (a signal that came before the mount was live).
+		select {
+		case <-srv.Done():
+		case <-time.After(5 * time.Second):
+		}
 	case <-srv.Done():
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
