@@ -8,8 +8,9 @@
 // writers) does its setup untimed in a fresh directory, times only the part
 // it measures, and reports a Result (bytes, operations, elapsed time). A
 // Runner runs the matrix interleaved, every target in turn for each
-// workload of each repetition, so that drift on a noisy machine spreads over
-// all targets. A Report keeps every raw Result and derives the median per
+// workload of each repetition, starting one target later each repetition,
+// so that drift on a noisy machine and what one target's run leaves behind
+// for the next spread over all targets. A Report keeps every raw Result and derives the median per
 // workload and target and its ratio to the first target, oriented so that a
 // ratio above 1 always means faster than the reference (target/reference
 // for throughput and rates, reference/target for times).

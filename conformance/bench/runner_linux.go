@@ -13,7 +13,10 @@ import (
 // Runner runs every workload on every target, interleaved: for each
 // repetition, for each workload, every target in turn. Interleaving spreads
 // the machine's drift (other load, disk state, thermal) over all targets
-// instead of charging it to whichever ran last.
+// instead of charging it to whichever ran last. The order rotates by one
+// target per repetition, so that no target always follows the same one:
+// what a workload leaves behind (the kernel still writing back or freeing
+// the blocks of the file just deleted) falls on every target in turn.
 type Runner struct {
 	Targets   []Target // Targets[0] is the reference for ratios
 	Workloads []Workload
@@ -132,7 +135,8 @@ func (r *Runner) Run(ctx context.Context) (rep *Report, err error) {
 
 	for i := 1; i <= r.Reps; i++ {
 		for _, w := range r.Workloads {
-			for _, lt := range live {
+			for k := range live {
+				lt := live[(k+i-1)%len(live)]
 				m, err := r.runOne(ctx, lt, w, i, tree)
 				if err != nil {
 					return rep, err

@@ -150,11 +150,13 @@ func TestRunNativeDirs(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Len(t, rep.Raw, 2*len(all)*2)
-	// Interleaved: rep, then workload, then target.
+	// Interleaved: rep, then workload, then target, starting one target
+	// later each repetition.
 	assert.Equal(t, Measurement{Target: "a", Workload: "w1m", Rep: 1}, withoutResult(rep.Raw[0]))
 	assert.Equal(t, Measurement{Target: "b", Workload: "w1m", Rep: 1}, withoutResult(rep.Raw[1]))
 	assert.Equal(t, Measurement{Target: "a", Workload: "w4k", Rep: 1}, withoutResult(rep.Raw[2]))
-	assert.Equal(t, Measurement{Target: "a", Workload: "w1m", Rep: 2}, withoutResult(rep.Raw[2*len(all)]))
+	assert.Equal(t, Measurement{Target: "b", Workload: "w1m", Rep: 2}, withoutResult(rep.Raw[2*len(all)]))
+	assert.Equal(t, Measurement{Target: "a", Workload: "w1m", Rep: 2}, withoutResult(rep.Raw[2*len(all)+1]))
 
 	tree, err := countTree(mustGlob(t, filepath.Join(r.Config.CacheDir, "tree-src-*.tar")))
 	require.NoError(t, err)
