@@ -88,3 +88,5 @@ func (c Config) maxDirectLen() int64 {
 }
 
 func alignUp(n int64) int64 { return (n + DirectAlign - 1) &^ (DirectAlign - 1) }
+
+func alignDown(n int64) int64 { return n &^ (DirectAlign - 1) }

@@ -87,11 +87,14 @@ func (s *shrinker) minimise(ops []Op, f *failure) ([]Op, *failure) {
 
 // simpler returns variants of o with smaller numbers, most aggressive
 // first. Every variant is strictly smaller in one field, so repeated
-// shrinking terminates.
+// shrinking terminates. O_DIRECT variants keep their offset and length
+// multiples of DirectAlign: an unaligned one would fail with EINVAL on any
+// filesystem, and the shrinker would keep it as a "smaller reproducer" of
+// a bug it no longer shows.
 func simpler(o Op) []Op {
 	var out []Op
-	smaller := func(v, floor int64, set func(*Op, int64)) {
-		for _, c := range []int64{floor, 1, v &^ (DirectAlign - 1), v / 2} {
+	smaller := func(v, floor int64, cands []int64, set func(*Op, int64)) {
+		for _, c := range cands {
 			if c >= floor && c < v {
 				n := o
 				set(&n, c)
@@ -99,12 +102,17 @@ func simpler(o Op) []Op {
 			}
 		}
 	}
+	setOff := func(n *Op, v int64) { n.Off = v }
+	setLen := func(n *Op, v int64) { n.Len = v }
 	switch o.Kind {
-	case OpWrite, OpRead, OpMapRead, OpMapWrite, OpDirectRead, OpDirectWrite:
-		smaller(o.Off, 0, func(n *Op, v int64) { n.Off = v })
-		smaller(o.Len, 1, func(n *Op, v int64) { n.Len = v })
+	case OpWrite, OpRead, OpMapRead, OpMapWrite:
+		smaller(o.Off, 0, []int64{0, 1, alignDown(o.Off), o.Off / 2}, setOff)
+		smaller(o.Len, 1, []int64{1, alignDown(o.Len), o.Len / 2}, setLen)
+	case OpDirectRead, OpDirectWrite:
+		smaller(o.Off, 0, []int64{0, alignDown(o.Off / 2)}, setOff)
+		smaller(o.Len, DirectAlign, []int64{DirectAlign, alignDown(o.Len / 2)}, setLen)
 	case OpTruncate:
-		smaller(o.Size, 0, func(n *Op, v int64) { n.Size = v })
+		smaller(o.Size, 0, []int64{0, 1, alignDown(o.Size), o.Size / 2}, func(n *Op, v int64) { n.Size = v })
 	}
 	return out
 }

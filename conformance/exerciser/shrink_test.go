@@ -2,6 +2,7 @@ package exerciser
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -165,4 +166,35 @@ func TestReplayRejectsWrongMode(t *testing.T) {
 	require.ErrorContains(t, err, "op 0 (fsync) is not a namespace-mode op")
 	_, err = ReplayNamespace(NativeNamespace(t.TempDir()), []Op{{Kind: OpSymlink, Path: "a", Path2: "b"}}, Config{})
 	require.ErrorContains(t, err, `symlink target "a" must contain ':'`)
+}
+
+// Every variant simpler offers is strictly smaller in exactly one field, so
+// shrinking terminates, and O_DIRECT variants stay aligned: an unaligned
+// one fails with EINVAL everywhere and would replace the real reproducer.
+func TestSimplerVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	kinds := []Kind{OpWrite, OpRead, OpMapRead, OpMapWrite, OpDirectRead, OpDirectWrite, OpTruncate}
+	for range 2000 {
+		o := Op{Kind: kinds[r.IntN(len(kinds))], Off: r.Int64N(1 << 20), Len: 1 + r.Int64N(1<<17), Size: r.Int64N(1 << 20)}
+		direct := o.Kind == OpDirectRead || o.Kind == OpDirectWrite
+		if direct {
+			o.Off, o.Len = alignDown(o.Off), alignUp(o.Len)
+		}
+		for _, v := range simpler(o) {
+			smaller := 0
+			for _, f := range []struct{ was, now int64 }{{o.Off, v.Off}, {o.Len, v.Len}, {o.Size, v.Size}} {
+				require.LessOrEqual(t, f.now, f.was, "%v -> %v grew a field", o, v)
+				if f.now < f.was {
+					smaller++
+				}
+			}
+			require.Equal(t, 1, smaller, "%v -> %v must shrink exactly one field", o, v)
+			require.GreaterOrEqual(t, v.Off, int64(0))
+			require.Positive(t, v.Len, "%v -> %v", o, v)
+			if direct {
+				require.Zero(t, v.Off%DirectAlign, "%v -> %v: unaligned O_DIRECT offset", o, v)
+				require.Zero(t, v.Len%DirectAlign, "%v -> %v: unaligned O_DIRECT length", o, v)
+			}
+		}
+	}
 }
