@@ -45,6 +45,13 @@ const copyChunk = 1 << 20
 
 var zeroChunk [copyChunk]byte
 
+// copyBufs recycles copy buffers: a fresh 1 MiB buffer per copy-up cost
+// more CPU (zeroing it, and the collector) than copying a small file.
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, copyChunk)
+	return &b
+}}
+
 // CopyUpError reports a failed copy-up. Err is the errno when there is one
 // (ENOSPC, EIO, ...), so the message reads "copy-up of a/b failed: no space
 // left on device".
@@ -108,14 +115,34 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 	}
 }
 
+// upToDate reports whether n needs no copy-up for how: it is in the upper,
+// with its data unless only the metadata is wanted.
+func (o *FS) upToDate(n *node, how copyHow) bool {
+	return o.inUpper(n) && (n.origin == "" || how == copyMeta)
+}
+
 // copyUp makes name an upper object (for a stub, with data unless how is
-// copyMeta) and returns its node. The caller must not hold nsMu: a full data
-// copy runs without it, and only the rename into place takes it.
-func (o *FS) copyUp(ctx context.Context, name string, how copyHow) (*node, error) {
+// copyMeta) and returns its node; the node's attributes are complete except
+// for a directory that was in the upper already. known, when not nil, is
+// name as the caller resolved it just before. The caller must not hold
+// nsMu: a full data copy runs without it, and only the rename into place
+// takes it.
+func (o *FS) copyUp(ctx context.Context, name string, how copyHow, known *node) (*node, error) {
+	if known == nil {
+		var err error
+		if known, err = o.resolveDir(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if o.upToDate(known, how) {
+		// The common case: nothing to do, so neither the parents nor
+		// the copy-up lock need to be visited.
+		return known, nil
+	}
 	if name != "." {
 		// Parents first; each level locks only itself, so locks are
 		// always taken parent-before-child and cannot deadlock.
-		if _, err := o.copyUp(ctx, parentName(name), copyMeta); err != nil {
+		if _, err := o.copyUp(ctx, parentName(name), copyMeta, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -126,7 +153,7 @@ func (o *FS) copyUp(ctx context.Context, name string, how copyHow) (*node, error
 		if err != nil {
 			return nil, err
 		}
-		if o.inUpper(n) && (n.origin == "" || how == copyMeta) {
+		if o.upToDate(n, how) {
 			return n, nil
 		}
 		if o.inUpper(n) || !n.attr.IsRegular() || how != copyData && (how == copyNoData || o.metacopy) {
@@ -145,7 +172,7 @@ func (o *FS) copyUp(ctx context.Context, name string, how copyHow) (*node, error
 		cur, err := o.resolve(ctx, name)
 		if err == nil && !o.inUpper(cur) && cur.top == n.top && cur.attr.Ino == n.attr.Ino {
 			if _, err = o._copyUpResolved(ctx, parentName(name), copyMeta); err == nil {
-				cur, err = o._place(ctx, n, tmp)
+				cur, err = o._place(ctx, n, tmp, how)
 			}
 			o.nsMu.Unlock()
 			return cur, err
@@ -166,7 +193,7 @@ func (o *FS) copyUp(ctx context.Context, name string, how copyHow) (*node, error
 // _copyUpResolved is copyUp with nsMu held, for namespace operations and
 // for copies that move no bulk data.
 func (o *FS) _copyUpResolved(ctx context.Context, name string, how copyHow) (*node, error) {
-	n, err := o.resolve(ctx, name)
+	n, err := o.resolveDir(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -182,23 +209,60 @@ func (o *FS) _copyUpResolved(ctx context.Context, name string, how copyHow) (*no
 	if _, err := o._copyUpResolved(ctx, parentName(name), copyMeta); err != nil {
 		return nil, err
 	}
+	if n.isDir() {
+		// resolveDir may have answered from the cache, without the
+		// attributes the copy needs.
+		if n, err = o.resolve(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	tmp, err := o.stage(ctx, n, how)
 	if err != nil {
 		return nil, err
 	}
-	return o._place(ctx, n, tmp)
+	return o._place(ctx, n, tmp, how)
 }
 
 // _place renames a staged copy of n into place and gives it n's inode
 // number. nsMu must be held.
-func (o *FS) _place(ctx context.Context, n *node, tmp string) (*node, error) {
+func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*node, error) {
 	if err := o.upper.Rename(ctx, tmp, n.name, 0); err != nil {
 		o.discard(ctx, tmp)
 		return nil, copyUpFailed(n.name, err)
 	}
-	up, err := o.resolve(ctx, n.name)
-	if err != nil {
-		return nil, copyUpFailed(n.name, err)
+	var up *node
+	if n.isDir() {
+		// The directory now merges from the upper down.
+		o.cache.invalidate(n.name)
+		var err error
+		if up, err = o.resolve(ctx, n.name); err != nil {
+			return nil, copyUpFailed(n.name, err)
+		}
+	} else {
+		a, err := o.upper.Stat(ctx, n.name)
+		if err != nil {
+			return nil, copyUpFailed(n.name, err)
+		}
+		parent, err := o.resolveDir(ctx, parentName(n.name))
+		if err != nil {
+			return nil, copyUpFailed(n.name, err)
+		}
+		if len(parent.dirs) == 0 || parent.dirs[0] != 0 {
+			// Cannot happen: the parent was copied up first.
+			return nil, copyUpFailed(n.name, syscall.EIO)
+		}
+		// The parent merges from the upper: its other layers are what
+		// lies below the copy.
+		up = &node{name: n.name, attr: a, top: 0, below: parent.dirs[1:]}
+		if a.IsRegular() && o.metacopy {
+			if how == copyMeta {
+				up.origin = n.name
+			}
+			if a.Ino != 0 {
+				// We wrote the marker, and nsMu keeps it as it is.
+				o.cache.setMark(a.Ino, up.origin)
+			}
+		}
 	}
 	o.inodes.alias(identityOf(n.top, n.attr.Ino, n.name), identityOf(0, up.attr.Ino, n.name))
 	return up, nil
@@ -225,6 +289,9 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 		}
 	}()
 	a := n.attr
+	// cur is what the staged object already has, when known, so that
+	// copyMetadata can skip what is already right.
+	var cur *sdk.Attr
 	switch a.Type() {
 	case sdk.TypeDir:
 		if err = o.upper.Mkdir(ctx, tmp, 0o700); err != nil {
@@ -244,7 +311,7 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 			return tmp, err
 		}
 	case sdk.TypeRegular:
-		if err = o.stageFile(ctx, n, tmp, how); err != nil {
+		if cur, err = o.stageFile(ctx, n, tmp, how); err != nil {
 			return tmp, err
 		}
 	default:
@@ -256,20 +323,25 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 			return tmp, err
 		}
 	}
-	return tmp, o.copyMetadata(ctx, n, tmp)
+	return tmp, o.copyMetadata(ctx, n, tmp, cur)
 }
 
-func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) error {
-	dst, err := o.upper.Open(ctx, tmp, oCreat|oExcl|oWronly, 0o600)
+// stageFile writes the staged copy of the regular file n and returns its
+// attributes from the open handle (nil when the upper cannot say).
+func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*sdk.Attr, error) {
+	// Created with the final permission bits: the creating open may
+	// write whatever they say, and a chmod is saved unless the owner must
+	// change too (chown clears set-user-ID and set-group-ID).
+	dst, err := o.upper.Open(ctx, tmp, oCreat|oExcl|oWronly, n.attr.Mode&sdk.PermMask)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case how == copyNoData:
 	case how == copyMeta && o.metacopy:
 		err = dst.Truncate(ctx, n.attr.Size)
 	default:
-		err = o.copyData(ctx, n.top, n.name, dst)
+		err = o.copyData(ctx, n.top, n.name, dst, 0)
 	}
 	if err == nil && (how == copyData || how == copyMeta && !o.metacopy) {
 		// Only data needs the fsync: a stub is metadata, which the rename
@@ -277,25 +349,35 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) er
 		// the kernel's metacopy relies on too.
 		err = dst.Sync(ctx, false)
 	}
+	var cur *sdk.Attr
+	if st, ok := dst.(sdk.FileStater); ok && err == nil {
+		if a, serr := st.Stat(ctx); serr == nil {
+			cur = &a
+		}
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil && how == copyMeta && o.metacopy {
 		err = o.upperX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
 	}
-	return err
+	return cur, err
 }
 
-// copyData copies a lower file into dst, leaving holes where the source
-// reads as whole chunks of zeros, and sets dst's size to what was read.
-func (o *FS) copyData(ctx context.Context, layer int, name string, dst sdk.File) error {
+// copyData copies a lower file into dst, whose size is dstSize, leaving
+// holes where the source reads as whole chunks of zeros, and sets dst's
+// size to what was read.
+func (o *FS) copyData(ctx context.Context, layer int, name string, dst sdk.File, dstSize int64) error {
 	src, err := o.layers[layer].Open(ctx, name, oRdonly, 0)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	buf := make([]byte, copyChunk)
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	buf := *bufp
 	var off int64
+	end := dstSize // dst's size as the writes leave it
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -305,6 +387,7 @@ func (o *FS) copyData(ctx context.Context, layer int, name string, dst sdk.File)
 			if _, err := dst.WriteAt(ctx, buf[:n], off); err != nil {
 				return err
 			}
+			end = max(end, off+int64(n))
 		}
 		off += int64(n)
 		if rerr == io.EOF || (rerr == nil && n < len(buf)) {
@@ -314,18 +397,26 @@ func (o *FS) copyData(ctx context.Context, layer int, name string, dst sdk.File)
 			return rerr
 		}
 	}
+	if end == off {
+		return nil
+	}
 	return dst.Truncate(ctx, off)
 }
 
-// copyMetadata gives tmp the owner, mode, xattrs and times of n. Owner and
-// xattrs are best effort where the upper cannot record them (a non-root
-// server, an upper without xattrs); mode and times are not.
-func (o *FS) copyMetadata(ctx context.Context, n *node, tmp string) error {
+// copyMetadata gives tmp the owner, mode, xattrs and times of n; cur, when
+// not nil, is what tmp has now. Owner and xattrs are best effort where the
+// upper cannot record them (a non-root server, an upper without xattrs);
+// mode and times are not.
+func (o *FS) copyMetadata(ctx context.Context, n *node, tmp string, cur *sdk.Attr) error {
 	a := n.attr
-	if err := o.upper.Chown(ctx, tmp, int(a.Uid), int(a.Gid)); err != nil && !bestEffort(err) {
-		return err
+	chowned := false
+	if cur == nil || cur.Uid != a.Uid || cur.Gid != a.Gid {
+		if err := o.upper.Chown(ctx, tmp, int(a.Uid), int(a.Gid)); err != nil && !bestEffort(err) {
+			return err
+		}
+		chowned = true
 	}
-	if a.Type() != sdk.TypeSymlink {
+	if a.Type() != sdk.TypeSymlink && (chowned || cur.Mode&sdk.PermMask != a.Mode&sdk.PermMask) {
 		if err := o.upper.Chmod(ctx, tmp, a.Mode&sdk.PermMask); err != nil {
 			return err
 		}
@@ -383,6 +474,18 @@ func bestEffort(err error) bool {
 // written in place (keeping the inode, so hard links of the stub follow),
 // made durable, and only then is the marker removed. nsMu must be held.
 func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error {
+	// The marker came from the cache; read it again before writing over
+	// the file, so that no cached state can ever make the overlay replace
+	// data it holds in the upper with data from below.
+	v, err := o.upperX.GetXattr(ctx, n.name, xattrMetacopy)
+	switch {
+	case errors.Is(err, sdk.ErrNoAttr) || err == nil && len(v) == 0:
+		o.cache.forgetMark(n.attr.Ino)
+		return nil // it holds its own data already
+	case err != nil:
+		return copyUpFailed(n.name, err)
+	}
+	n.origin = string(v)
 	if how == copyNoData {
 		if err := o.upper.Truncate(ctx, n.name, 0); err != nil {
 			return copyUpFailed(n.name, err)
@@ -397,7 +500,7 @@ func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error 
 	if err != nil {
 		return copyUpFailed(n.name, err)
 	}
-	err = o.copyData(ctx, layer, src, dst)
+	err = o.copyData(ctx, layer, src, dst, n.attr.Size)
 	if err == nil {
 		err = dst.Sync(ctx, false)
 	}
@@ -423,5 +526,6 @@ func (o *FS) clearMetacopy(ctx context.Context, n *node) error {
 	if err := o.upperX.RemoveXattr(ctx, n.name, xattrMetacopy); err != nil {
 		return copyUpFailed(n.name, err)
 	}
+	o.cache.forgetMark(n.attr.Ino)
 	return nil
 }

@@ -37,7 +37,10 @@
 // built under a temporary name in the work directory (Config.WorkDir, inside
 // the upper so that the final rename is atomic), fsync'd, and renamed into
 // place: after a crash or ENOSPC the merged view shows the lower object, never
-// a partial copy, and New clears the leftovers. The lower is never written.
+// a partial copy, and New clears the leftovers. The fsync is what kernel
+// overlayfs does too (unless mounted with its volatile option): without it a
+// power failure could leave an empty file in the upper hiding the intact
+// lower one. fuse-overlayfs and unionfs-fuse copy without it. The lower is never written.
 // Copy-ups of one name are serialised, so two openers cause one copy. A
 // failed copy-up returns a *CopyUpError ("copy-up of NAME failed: no space
 // left on device") wrapping the errno.
@@ -75,22 +78,57 @@
 // change while the mount lives, and ReadDir reports the same numbers as
 // Stat. The numbers are not stable across mounts.
 //
+// # Caching
+//
+// Deciding how a directory merges costs a Stat per layer, and for every
+// layer but the last two getxattr calls and a Stat for the opaque markers.
+// The overlay therefore remembers, for each directory it has resolved, which
+// layers hold it, where an opaque marker cuts them, what lies below it, and
+// whether its upper part holds OCI whiteouts; and for each upper regular
+// file, by inode number, whether it is a metacopy stub. Attributes, data,
+// listings and missing names are never cached: the last element of every
+// name is asked of its layers on every operation, in each layer its
+// (cached) parent merges. Every namespace change made through the overlay
+// (copy-up of a directory, mkdir, rmdir, rename of a directory, a new
+// opaque marker or OCI whiteout, a stub filled, an upper file removed)
+// invalidates what it touched, the directory and everything under it, once
+// it is done; a lookup that overlapped such a change does not store what it
+// read. The cache holds at most 65,536 directories and 131,072 files and
+// starts over when full.
+//
 // # Locking
 //
-// Lock order: the per-name copy-up lock (FS.copyLocks), then FS.nsMu. nsMu
-// serialises every change to the upper's namespace made through the overlay
-// and the rename that ends a copy-up; the bulk data copy of a regular
-// copy-up runs outside it, the in-place fill of a metacopy stub inside it.
-// Lookups take no lock: they may observe a namespace change half done (for
-// example a renamed file before its source whiteout exists), as with any
-// concurrent access to a directory tree. Copy-up locks are taken parent
-// before child, so they cannot deadlock.
+// Lock order: the per-name copy-up lock (FS.copyLocks), then FS.nsMu, then
+// the cache's lock (dirCache.mu). nsMu serialises every change to the
+// upper's namespace made through the overlay and the rename that ends a
+// copy-up; the bulk data copy of a regular copy-up runs outside it, the
+// in-place fill of a metacopy stub inside it. The cache's lock, the inode
+// table's and the locks inside keyedMutex and tempName are leaves, never
+// held across a call into a layer. Lookups take only the cache's lock, for
+// moments: they may observe a namespace change half done (for example a
+// renamed file before its source whiteout exists), as with any concurrent
+// access to a directory tree, but what they cache is dropped if a change
+// overlapped them. Copy-up locks are taken parent before child, so they
+// cannot deadlock.
 //
 // # Known limits
 //
-// Changes made to the layers behind the overlay's back are seen (nothing is
-// cached) but are not coordinated with copy-ups in flight. Hard links that
-// exist in a lower layer are broken by copy-up (each name is copied on its
-// own), as with the kernel without index=on. A metacopy stub whose lower
-// data disappears (the lowers changed between mounts) reads as EIO.
+// The layers must not be changed behind the overlay's back while it is
+// mounted, which kernel overlayfs also leaves undefined. Precisely: files
+// and directories added to or removed from a lower layer under a directory
+// the overlay merges from that layer do show (names are always looked up
+// afresh), and a name never resolved before is resolved in every layer; but
+// a change to how a directory already resolved merges is not noticed until
+// the overlay itself changes that directory or is mounted again: a lower
+// directory appearing where the merged directory came only from other
+// layers, an opaque marker or OCI whiteout added or removed by hand, a
+// directory replaced by a file, an upper file turned into or out of a
+// metacopy stub. Whatever the cache holds, the overlay writes only to the
+// upper, and it reads a stub's marker from the upper again before filling
+// the stub with lower data, so a stale entry cannot make it overwrite data
+// in the upper. Copy-ups are not coordinated with changes to the layers
+// made from outside. Hard links that exist in a lower layer are broken by
+// copy-up (each name is copied on its own), as with the kernel without
+// index=on. A metacopy stub whose lower data disappears (the lowers changed
+// between mounts) reads as EIO.
 package overlay

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"syscall"
 
@@ -38,7 +39,7 @@ func (o *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 		if flags&oTrunc != 0 {
 			how = copyNoData
 		}
-		if n, err = o.copyUp(ctx, name, how); err != nil {
+		if n, err = o.copyUp(ctx, name, how, n); err != nil {
 			return nil, err
 		}
 	}
@@ -60,7 +61,7 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 	if err := o.checkCreatable(name); err != nil {
 		return nil, err
 	}
-	if _, err := o.copyUp(ctx, parentName(name), copyMeta); err != nil {
+	if _, err := o.copyUp(ctx, parentName(name), copyMeta, nil); err != nil {
 		return nil, err
 	}
 	o.nsMu.Lock()
@@ -90,47 +91,68 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 	if err != nil {
 		return nil, err
 	}
-	n, err := o.resolve(ctx, name)
+	var a sdk.Attr
+	if st, ok := f.(sdk.FileStater); ok {
+		a, err = st.Stat(ctx)
+	} else {
+		var n *node
+		if n, err = o.resolve(ctx, name); err == nil {
+			a = n.attr
+		}
+	}
 	if err != nil {
 		f.Close() //nolint:errcheck // already failing
 		return nil, err
 	}
-	return wrapFile(f, o.ino(n), true), nil
-}
-
-// whiteoutAt reports which marker hides name in the upper, if any.
-func (o *FS) whiteoutAt(ctx context.Context, name string) (kernel, oci bool) {
-	if a, err := o.upper.Stat(ctx, name); err == nil && isKernelWhiteout(&a) {
-		kernel = true
+	if a.Ino != 0 && o.metacopy {
+		o.cache.setMark(a.Ino, "") // new, so no stub
 	}
-	if _, err := o.upper.Stat(ctx, joinName(parentName(name), OCIWhiteoutName(baseName(name)))); err == nil {
-		oci = true
-	}
-	return kernel, oci
+	return wrapFile(f, o.inodes.get(identityOf(0, a.Ino, name)), true), nil
 }
 
 // _createAt creates a new object at name, which the merged view shows as
 // absent and whose parent is already in the upper. make creates it at the
-// path it is given. A kernel whiteout in the way is replaced atomically (the
-// object is made in the work directory and renamed over it); a directory
-// that replaces a whiteout is made opaque, so the deleted lower directory
-// stays deleted. nsMu must be held.
+// path it is given, failing with ErrExist if something is there. A kernel
+// whiteout in the way is replaced atomically (the object is made in the
+// work directory and renamed over it); a directory that replaces a whiteout
+// is made opaque, so the deleted lower directory stays deleted. nsMu must
+// be held.
 func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p string) error) error {
-	kernelWO, ociWO := o.whiteoutAt(ctx, name)
-	if !kernelWO {
-		if err := make(name); err != nil {
-			return err
+	if isDir {
+		defer o.cache.invalidate(name)
+	}
+	// Most names are free in the upper: try there first, and look for a
+	// whiteout only when something is in the way.
+	err := make(name)
+	if errors.Is(err, fs.ErrExist) {
+		if a, serr := o.upper.Stat(ctx, name); serr == nil && isKernelWhiteout(&a) {
+			return o._replaceKernelWhiteout(ctx, name, isDir, make)
 		}
-		if ociWO {
-			if isDir {
-				if err := o.markOpaque(ctx, name); err != nil {
-					return err
-				}
-			}
-			return o.upper.Unlink(ctx, joinName(parentName(name), OCIWhiteoutName(baseName(name))))
-		}
+	}
+	if err != nil {
+		return err
+	}
+	parent, err := o.resolveDir(ctx, parentName(name))
+	if err != nil || len(parent.dirs) == 1 || parent.upperClean {
+		// No layer below the upper directory, so an OCI whiteout there
+		// would hide nothing; or it is known to hold none.
+		return err
+	}
+	wh := joinName(parentName(name), OCIWhiteoutName(baseName(name)))
+	if _, err := o.upper.Stat(ctx, wh); err != nil {
 		return nil
 	}
+	if isDir {
+		if err := o.markOpaque(ctx, name); err != nil {
+			return err
+		}
+	}
+	return o.upper.Unlink(ctx, wh)
+}
+
+// _replaceKernelWhiteout is _createAt where the upper holds a kernel
+// whiteout at name. nsMu must be held.
+func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool, make func(p string) error) error {
 	tmp := o.tempName()
 	if err := make(tmp); err != nil {
 		return err
@@ -164,6 +186,7 @@ func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p
 
 // markOpaque makes the upper directory dir hide lower directories.
 func (o *FS) markOpaque(ctx context.Context, dir string) error {
+	defer o.cache.invalidate(dir)
 	if o.format == WhiteoutKernel {
 		return o.upperX.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0)
 	}
@@ -175,10 +198,18 @@ func (o *FS) markOpaque(ctx context.Context, dir string) error {
 }
 
 // _whiteout hides the lower object at name, replacing whatever the upper
-// holds there (a non-directory or nothing). nsMu must be held.
+// holds there (a non-directory, when upperHas, or nothing). nsMu must be
+// held.
 func (o *FS) _whiteout(ctx context.Context, name string, upperHas bool) error {
 	if o.format == WhiteoutKernel {
 		mk := o.upper.(sdk.Mknoder)
+		if !upperHas {
+			// Nothing to replace: make the whiteout in place.
+			err := mk.Mknod(ctx, name, sdk.TypeChar, 0)
+			if !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		}
 		tmp := o.tempName()
 		if err := mk.Mknod(ctx, tmp, sdk.TypeChar, 0); err != nil {
 			return err
@@ -199,6 +230,7 @@ func (o *FS) _whiteout(ctx context.Context, name string, upperHas bool) error {
 	if err != nil {
 		return err
 	}
+	o.cache.noteOCIWhiteout(parentName(name))
 	return f.Close()
 }
 
@@ -252,7 +284,7 @@ func (o *FS) Link(ctx context.Context, oldname, newname string) error {
 	if n.isDir() {
 		return pathErr("link", oldname, syscall.EPERM)
 	}
-	if _, err := o.copyUp(ctx, oldname, copyMeta); err != nil {
+	if _, err := o.copyUp(ctx, oldname, copyMeta, nil); err != nil {
 		return err
 	}
 	return o.makeNode(ctx, "link", newname, false, func(p string) error {
@@ -271,7 +303,7 @@ func (o *FS) makeNode(ctx context.Context, op, name string, isDir bool, make fun
 	if name == "." {
 		return pathErr(op, name, fs.ErrExist)
 	}
-	if _, err := o.copyUp(ctx, parentName(name), copyMeta); err != nil {
+	if _, err := o.copyUp(ctx, parentName(name), copyMeta, nil); err != nil {
 		return err
 	}
 	o.nsMu.Lock()
@@ -311,12 +343,18 @@ func (o *FS) _remove(ctx context.Context, n *node) error {
 	if _, err := o._copyUpResolved(ctx, parentName(n.name), copyMeta); err != nil {
 		return err
 	}
+	if n.isDir() {
+		defer o.cache.invalidate(n.name)
+	}
 	if !o.inUpper(n) {
 		return o._whiteout(ctx, n.name, false)
 	}
 	positive := o.lowerPositive(ctx, n)
 	if n.attr.Nlink <= 1 || n.isDir() {
 		o.inodes.forget(identityOf(0, n.attr.Ino, n.name))
+	}
+	if n.attr.IsRegular() {
+		o.cache.forgetMark(n.attr.Ino)
 	}
 	if n.isDir() {
 		// The merged view is empty, so the upper directory holds only
@@ -405,17 +443,22 @@ func (o *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 		return err
 	}
 	if !src.isDir() {
-		if _, err := o.copyUp(ctx, oldname, copyMeta); err != nil {
+		if _, err := o.copyUp(ctx, oldname, copyMeta, nil); err != nil {
 			return err
 		}
 	}
-	if _, err := o.copyUp(ctx, parentName(newname), copyMeta); err != nil {
+	if _, err := o.copyUp(ctx, parentName(newname), copyMeta, nil); err != nil {
 		return err
 	}
 	o.nsMu.Lock()
 	defer o.nsMu.Unlock()
 	if src, err = o.resolve(ctx, oldname); err != nil {
 		return err
+	}
+	if src.isDir() {
+		// Both names change how they merge (and everything under them).
+		defer o.cache.invalidate(newname)
+		defer o.cache.invalidate(oldname)
 	}
 	dst, err := o.resolve(ctx, newname)
 	switch {
@@ -458,6 +501,17 @@ func (o *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	return nil
 }
 
+// whiteoutAt reports which marker hides name in the upper, if any.
+func (o *FS) whiteoutAt(ctx context.Context, name string) (kernel, oci bool) {
+	if a, err := o.upper.Stat(ctx, name); err == nil && isKernelWhiteout(&a) {
+		kernel = true
+	}
+	if _, err := o.upper.Stat(ctx, joinName(parentName(name), OCIWhiteoutName(baseName(name)))); err == nil {
+		oci = true
+	}
+	return kernel, oci
+}
+
 // _renameUpper moves the upper object src to newname, where the merged view
 // shows dst (nil if absent). nsMu must be held.
 func (o *FS) _renameUpper(ctx context.Context, src, dst *node, newname string) error {
@@ -465,7 +519,7 @@ func (o *FS) _renameUpper(ctx context.Context, src, dst *node, newname string) e
 		// As the kernel does: a directory moved into a merged directory is
 		// made opaque, so it never starts merging with a lower directory of
 		// its new name.
-		if parent, err := o.resolve(ctx, parentName(newname)); err == nil && len(parent.dirs) > 1 {
+		if parent, err := o.resolveDir(ctx, parentName(newname)); err == nil && len(parent.dirs) > 1 {
 			if err := o.markOpaque(ctx, src.name); err != nil {
 				return err
 			}
@@ -513,6 +567,9 @@ func (o *FS) _renameUpper(ctx context.Context, src, dst *node, newname string) e
 	}
 	if dst.attr.Nlink <= 1 || dst.isDir() {
 		o.inodes.forget(identityOf(0, dst.attr.Ino, dst.name))
+	}
+	if dst.attr.IsRegular() {
+		o.cache.forgetMark(dst.attr.Ino)
 	}
 	return o.upper.Rename(ctx, src.name, newname, 0)
 }

@@ -82,6 +82,9 @@ type FS struct {
 	metacopy bool
 
 	inodes *inodeTable
+	// cache remembers how resolved directories merge and the metacopy
+	// markers of upper files (cache.go); it has its own lock.
+	cache *dirCache
 	// nsMu serialises every change to the upper's namespace made through
 	// the overlay, and the final rename of a copy-up, so that each operation
 	// sees the merged view it checked. Long data copies of copy-up run
@@ -123,7 +126,7 @@ func New(cfg Config) (*FS, error) {
 	if len(cfg.Lowers) == 0 {
 		return nil, &ConfigError{"Lowers", "at least one lower layer is needed"}
 	}
-	o := &FS{upper: cfg.Upper, workDir: cfg.WorkDir, inodes: newInodeTable()}
+	o := &FS{upper: cfg.Upper, workDir: cfg.WorkDir, inodes: newInodeTable(), cache: newDirCache()}
 	if o.upper != nil {
 		o.layers = append(o.layers, o.upper)
 		o.upperX, _ = o.upper.(sdk.Xattrer)
@@ -489,7 +492,7 @@ func (o *FS) changeMeta(ctx context.Context, op, name string, fn func(p string) 
 	if err := o.writable(op, name); err != nil {
 		return err
 	}
-	if _, err := o.copyUp(ctx, name, copyMeta); err != nil {
+	if _, err := o.copyUp(ctx, name, copyMeta, nil); err != nil {
 		return err
 	}
 	o.nsMu.Lock()
@@ -506,7 +509,7 @@ func (o *FS) Truncate(ctx context.Context, name string, size int64) error {
 	if size == 0 {
 		how = copyNoData
 	}
-	if _, err := o.copyUp(ctx, name, how); err != nil {
+	if _, err := o.copyUp(ctx, name, how, nil); err != nil {
 		return err
 	}
 	return o.upper.Truncate(ctx, name, size)

@@ -27,6 +27,8 @@ type node struct {
 	// origin is the lower path holding the data of a metacopy stub in the
 	// upper, or "" when the top holds its own data.
 	origin string
+	// upperClean is dirInfo.upperClean, for a directory.
+	upperClean bool
 }
 
 func (n *node) isDir() bool { return n.attr.IsDir() }
@@ -65,48 +67,118 @@ func (o *FS) inUpper(n *node) bool { return o.upper != nil && n.top == 0 }
 
 // resolve looks name up across the layers, one element at a time, so a
 // directory that is opaque or a whiteout at any level cuts the lower layers
-// off for everything beneath it.
+// off for everything beneath it. Directories already resolved come from the
+// cache (cache.go); the last element is always asked of its layer, so the
+// attributes are current.
 func (o *FS) resolve(ctx context.Context, name string) (*node, error) {
+	return o.lookup(ctx, name, true)
+}
+
+// resolveDir is resolve for callers that need to know how a directory
+// merges but not its attributes: a cached directory then costs no backend
+// call, and the node's attr holds only the type.
+func (o *FS) resolveDir(ctx context.Context, name string) (*node, error) {
+	return o.lookup(ctx, name, false)
+}
+
+func (o *FS) lookup(ctx context.Context, name string, wantAttr bool) (*node, error) {
 	if name == "" || path.Clean(name) != name || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "../") || name == ".." {
 		return nil, pathErr("lookup", name, fs.ErrInvalid)
 	}
-	n, err := o.root(ctx)
-	if err != nil || name == "." {
-		return n, err
-	}
-	if o.upper != nil && (name == o.workDir || strings.HasPrefix(name, o.workDir+"/")) {
-		return nil, pathErr("lookup", name, syscall.ENOENT)
-	}
-	cur := "."
-	for _, elem := range strings.Split(name, "/") {
-		if !n.isDir() {
-			return nil, pathErr("lookup", name, syscall.ENOTDIR)
-		}
-		if kind, _ := ParseWhiteoutName(elem); kind != NotMarker {
+	var elems []string
+	if name != "." {
+		if o.upper != nil && (name == o.workDir || strings.HasPrefix(name, o.workDir+"/")) {
 			return nil, pathErr("lookup", name, syscall.ENOENT)
 		}
-		cur = joinName(cur, elem)
-		if n, err = o.lookupChild(ctx, n, cur); err != nil {
-			return nil, err
-		}
+		elems = strings.Split(name, "/")
 	}
-	return n, nil
+	for attempt := 0; ; attempt++ {
+		gen, info, depth := o.cache.walk(elems)
+		if info == nil {
+			ri := o.rootInfo(ctx)
+			o.cache.storeRoot(gen, ri)
+			info = &ri
+		}
+		n := &node{name: ".", top: info.top, dirs: info.dirs, below: info.below, upperClean: info.upperClean}
+		n.attr.Mode = sdk.TypeDir
+		if depth > 0 {
+			n.name = strings.Join(elems[:depth], "/")
+		}
+		if depth == len(elems) {
+			if !wantAttr {
+				return n, nil
+			}
+			a, err := o.layers[n.top].Stat(ctx, n.name)
+			if err == nil && a.IsDir() {
+				n.attr = a
+				return n, nil
+			}
+			if attempt == 0 && name != "." {
+				// The layer no longer agrees with the cache: it was
+				// changed behind the overlay's back. Resolve afresh
+				// rather than report a directory that is gone.
+				o.cache.invalidate(name)
+				continue
+			}
+			if err == nil {
+				err = syscall.ENOTDIR
+			}
+			return nil, pathErr("stat", name, err)
+		}
+		for i := depth; i < len(elems); i++ {
+			if !n.isDir() {
+				return nil, pathErr("lookup", name, syscall.ENOTDIR)
+			}
+			if kind, _ := ParseWhiteoutName(elems[i]); kind != NotMarker {
+				return nil, pathErr("lookup", name, syscall.ENOENT)
+			}
+			child, err := o.lookupChild(ctx, n, joinName(n.name, elems[i]), gen)
+			if err != nil {
+				return nil, err
+			}
+			if child.isDir() {
+				if o.upper != nil && child.top == 0 && len(child.dirs) > 1 {
+					child.upperClean = o.upperDirClean(ctx, child.name)
+				}
+				o.cache.store(gen, elems[:i+1], dirInfo{top: child.top, dirs: child.dirs, below: child.below, upperClean: child.upperClean})
+			}
+			n = child
+		}
+		return n, nil
+	}
 }
 
-func (o *FS) root(ctx context.Context) (*node, error) {
-	a, err := o.layers[0].Stat(ctx, ".")
-	if err != nil {
-		return nil, pathErr("stat", ".", err)
-	}
+// rootInfo is how the root merges: every layer, never cut.
+func (o *FS) rootInfo(ctx context.Context) dirInfo {
 	dirs := make([]int, len(o.layers))
 	for i := range dirs {
 		dirs[i] = i
 	}
-	return &node{name: ".", attr: a, top: 0, dirs: dirs}, nil
+	info := dirInfo{top: 0, dirs: dirs}
+	if o.upper != nil && len(dirs) > 1 {
+		info.upperClean = o.upperDirClean(ctx, ".")
+	}
+	return info
 }
 
-// lookupChild resolves the child p of the merged directory parent.
-func (o *FS) lookupChild(ctx context.Context, parent *node, p string) (*node, error) {
+// upperDirClean reports whether the upper directory dir holds no OCI
+// whiteout, by listing it; any doubt (an error) counts as "has some".
+func (o *FS) upperDirClean(ctx context.Context, dir string) bool {
+	ents, err := o.upper.ReadDir(ctx, dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if kind, _ := ParseWhiteoutName(e.Name); kind == WhiteoutMarker {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupChild resolves the child p of the merged directory parent. gen is
+// the cache generation the resolution started at.
+func (o *FS) lookupChild(ctx context.Context, parent *node, p string, gen uint64) (*node, error) {
 	var child *node
 	for k, li := range parent.dirs {
 		more := k < len(parent.dirs)-1
@@ -115,7 +187,7 @@ func (o *FS) lookupChild(ctx context.Context, parent *node, p string) (*node, er
 			if !notExist(err) && !errors.Is(err, syscall.ENOTDIR) {
 				return nil, pathErr("lookup", p, err)
 			}
-			if more && o.hasOCIWhiteout(ctx, li, p) {
+			if more && !(li == 0 && parent.upperClean) && o.hasOCIWhiteout(ctx, li, p) {
 				break
 			}
 			continue
@@ -127,7 +199,7 @@ func (o *FS) lookupChild(ctx context.Context, parent *node, p string) (*node, er
 			child = &node{name: p, attr: a, top: li, below: parent.dirs[k+1:]}
 			if !a.IsDir() {
 				if a.IsRegular() && o.inUpper(child) && o.metacopy {
-					child.origin = o.metacopyOrigin(ctx, p)
+					child.origin = o.metacopyOrigin(ctx, p, &a, gen)
 				}
 				break
 			}
@@ -167,12 +239,24 @@ func (o *FS) isOpaque(ctx context.Context, layer int, dir string) bool {
 	return err == nil
 }
 
-func (o *FS) metacopyOrigin(ctx context.Context, p string) string {
-	v, err := o.upperX.GetXattr(ctx, p, xattrMetacopy)
-	if err != nil || len(v) == 0 {
-		return ""
+// metacopyOrigin reads the metacopy marker of the upper regular file p,
+// whose attributes are a, from the cache when it holds the marker of this
+// inode.
+func (o *FS) metacopyOrigin(ctx context.Context, p string, a *sdk.Attr, gen uint64) string {
+	if a.Ino != 0 {
+		if origin, ok := o.cache.mark(a.Ino); ok {
+			return origin
+		}
 	}
-	return string(v)
+	v, err := o.upperX.GetXattr(ctx, p, xattrMetacopy)
+	origin := ""
+	if err == nil && len(v) > 0 {
+		origin = string(v)
+	}
+	if a.Ino != 0 && (err == nil || errors.Is(err, sdk.ErrNoAttr)) {
+		o.cache.storeMark(gen, a.Ino, origin)
+	}
+	return origin
 }
 
 // lowerPositive reports whether some layer below n's top still shows
