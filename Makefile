@@ -80,5 +80,12 @@ bench: deps
 bench-writeback: deps
 	bash conformance/cmd/fusekit-wbbench/run.sh
 
+# bench-overlay: issue 5's table, the overlay example (both builds) against
+# kernel overlayfs, fuse-overlayfs and unionfs-fuse; see
+# conformance/cmd/fusekit-ovbench/run.sh. Needs root.
+.PHONY: bench-overlay
+bench-overlay: deps
+	bash conformance/cmd/fusekit-ovbench/run.sh
+
 clean:
 	rm -rf bin out
