@@ -161,12 +161,24 @@ func sameContent(path, name string, size, want int64) error {
 	return nil
 }
 
-// trimVersion is the first line of a version banner.
-func trimVersion(s string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "unknown argument") {
+// versionLine picks the line of a version banner that names prog (the
+// tools also print their libfuse's version), else the first line.
+func versionLine(banner, prog string) string {
+	first := ""
+	for _, l := range strings.Split(banner, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "unknown argument") {
+			continue
+		}
+		if strings.Contains(l, prog) {
 			return l
 		}
+		if first == "" {
+			first = l
+		}
 	}
-	return "?"
+	if first == "" {
+		return prog + " ?"
+	}
+	return first
 }

@@ -236,7 +236,7 @@ func measure(ctx context.Context, o *options, lt *lowerTree, t target, r row, di
 func describe(o *options, lt *lowerTree) string {
 	version := func(name string, args ...string) string {
 		out, _ := exec.Command(name, args...).CombinedOutput()
-		return trimVersion(string(out))
+		return versionLine(string(out), strings.TrimSuffix(name, "-fuse"))
 	}
 	var u unix.Utsname
 	_ = unix.Uname(&u)
