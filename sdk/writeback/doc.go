@@ -14,22 +14,39 @@
 // Every file opened through FS gets a node, shared by all the handles open
 // on it and found by name; Rename and Unlink re-key the name map, and the
 // node keeps writing to the backend file it opened, so data follows the
-// open file, never a path. A node holds the dirty data as a set of
-// extents (coalesced byte ranges), the chunk a worker is sending, and the
-// file's size and mtime while it has dirty data: Stat, fstat and ReadDir
-// report those, and reads through any handle merge the buffer over the
-// backend's bytes. After the last chunk the worker sets the backend's mtime
-// to that of the last buffered write, so stat never goes back in time, and
-// hands size and times back to the backend.
+// open file, never a path. A node holds the dirty data, the chunks
+// workers are sending, and the file's size and mtime while it has dirty
+// data: Stat, fstat and ReadDir report those, and reads through any handle
+// merge the buffer over the backend's bytes. After the last chunk a worker
+// sets the backend's mtime to that of the last buffered write, so stat
+// never goes back in time, and hands size and times back to the backend.
+//
+// The dirty data is a list of coalesced byte ranges over 4 KiB pages
+// (ChunkSize-sized when ChunkSize is smaller) that hold the bytes: a write
+// copies into pages, a chunk is gathered from them into a buffer and the
+// pages go back to a free list at once. Pages and chunk buffers are reused
+// from one write to the next and given back to the Go runtime after a tick
+// of the age flusher without use: a steady stream of writes allocates
+// nothing, which matters because fresh memory (page faults, zeroing,
+// garbage collection) costs more than the copy. The dirty limits count
+// whole pages, so they bound memory whatever the write pattern, as the
+// kernel's count of dirty pages does.
 //
 // Write-back starts when a file has a chunk's worth of data, when the whole
 // FS passes half of MaxDirty, when data is older than MaxAge, and when
 // someone waits for it: Flush (every close(2)), Sync (fsync, followed by
 // the backend's Sync), SyncFS (syncfs, unmount), Truncate, SetTimes, Link,
-// O_DIRECT I/O, and the last handle's Close. Writers block while their file
+// O_DIRECT I/O, the last handle's Close, and writers blocked on a dirty
+// limit. Only then does a file's last partial chunk go out: on its own,
+// write-back sends whole chunks, at multiples of ChunkSize, and ranges a
+// sequential writer has left behind, so a file written front to back
+// reaches the backend in full chunks. Up to InFlightPerFile chunks of one
+// file are in flight at once, each sent by its own worker; they are taken
+// in offset order and a chunk that overlaps one in flight waits for it, so
+// newer bytes never land under older ones. Writers block while their file
 // is at MaxDirtyPerFile or the FS at MaxDirty; they never fail for it.
 //
-// Truncate waits for the chunk in flight, truncates the backend, then drops
+// Truncate waits for the chunks in flight, truncates the backend, then drops
 // the buffered bytes past the new size, so write-back can never resurrect
 // them. Handles opened with O_DIRECT, O_SYNC or O_DSYNC, or that Policy or
 // WriteThrough exclude, write through: buffered data overlapping their
@@ -65,7 +82,7 @@
 //	FS.nsMu (namespace changes vs. setting mtime by name)
 //	FS.mu   (name map, live set)
 //	node.mu (everything about one file)
-//	FS.qMu, FS.acctMu, FS.errMu (leaves; never held together)
+//	FS.qMu, FS.acctMu, FS.errMu, bufPool.mu (leaves; never held together)
 //
 // No lock is held across a backend call, except nsMu (shared) around the
 // SetTimes that write-back makes by name. Each struct field says which lock
@@ -75,9 +92,12 @@
 //
 // Two names of one backend file (hard links) opened through different
 // names get separate buffers; Link writes the source's buffer back first.
-// A file's chunks go to the backend one at a time, in offset order;
-// parallelism is across files. Extents grow by append, so a buffer may
-// hold up to twice its counted bytes in capacity. The optional
+// Besides the pages MaxDirty counts, each worker holds one ChunkSize
+// buffer while it sends a chunk. Chunks of one file sent together may
+// complete in any order, so after a crash the backend file can have a
+// hole where an earlier chunk had not landed yet. The optional
 // capabilities (symlinks, links, xattrs, mknod, access) are always present
-// on FS and answer sdk.ErrNotSupported when the backend lacks them.
+// on FS and answer sdk.ErrNotSupported when the backend lacks them; over a
+// backend without xattrs, mount with sdk.Options.NoXattrs, or the kernel
+// asks for security.capability before every write(2), one round trip each.
 package writeback

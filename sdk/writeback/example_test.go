@@ -75,8 +75,9 @@ func ExampleFS_Stats() {
 	}
 	s = wb.Stats()
 	fmt.Println("dirty:", s.DirtyBytes, "written:", s.WrittenBytes, "errors:", s.WriteBackErrors)
+	// Stats counts whole 4 KiB pages, as the limits do; Files the bytes.
 	// Output:
-	// dirty: 2000 bytes in 2 files
+	// dirty: 8192 bytes in 2 files
 	// a 1000
 	// b 1000
 	// dirty: 0 written: 2000 errors: 0

@@ -45,9 +45,16 @@ type FS struct {
 
 	acctMu   sync.Mutex
 	acctCond *sync.Cond
-	// dirty is the buffered, in-flight and reserved byte count of the
-	// whole FS. Guarded by acctMu.
+	// dirty is the buffered (in whole pages), in-flight and reserved byte
+	// count of the whole FS. Guarded by acctMu.
 	dirty int64
+	// pressure counts writers blocked on MaxDirty; while there are any,
+	// every file's data is urgent.
+	pressure atomic.Int32
+
+	// pages holds the dirty buffers' pages, chunks the buffers chunks are
+	// sent from (at most one per worker is in use).
+	pages, chunks *bufPool
 
 	qMu   sync.Mutex
 	qCond *sync.Cond
@@ -110,6 +117,8 @@ func New(backend sdk.FileSystem, opts Options) (*FS, error) {
 		names:       make(map[string]*node),
 		live:        make(map[*node]struct{}),
 		stopFlusher: make(chan struct{}),
+		pages:       newBufPool(min(pageSize, o.ChunkSize)),
+		chunks:      newBufPool(o.ChunkSize),
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.acctCond = sync.NewCond(&f.acctMu)

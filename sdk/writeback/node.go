@@ -39,11 +39,15 @@ type node struct {
 	// unlinked file whose backend file cannot stat itself.
 	attr sdk.Attr
 
-	ext      extentSet
-	inflight *extent // the chunk a worker is writing, still readable here
-	directs  []span  // unbuffered writes under way
-	// dirty is ext.len() plus the in-flight chunk plus writers'
-	// reservations: the per-file count MaxDirtyPerFile bounds.
+	buf dirtyBuf
+	// flight holds the chunks workers are writing back, in the order they
+	// were taken; they never overlap, and their bytes stay readable here
+	// until the backend has them.
+	flight  []*chunk
+	directs []span // unbuffered writes under way
+	// dirty is the bytes of buf's pages, plus what the chunks in flight
+	// hold, plus writers' reservations: the per-file count
+	// MaxDirtyPerFile bounds.
 	dirty int64
 
 	// owned is set while the node is the authority on size and mtime: from
@@ -60,10 +64,11 @@ type node struct {
 	gen        uint64 // bumped by every buffered change, to detect writes during setMtime
 	dirtySince time.Time
 
-	running    bool // a worker is writing this node back
+	workers    int  // workers sending this node's chunks or setting its mtime
 	gate       int  // flushes and truncates in progress; buffered writes wait while > 0
 	flushers   int  // drains waiting; they let a failed node be retried
-	truncating bool // stops the worker after its current chunk
+	throttled  int  // writers waiting for the file to get under MaxDirtyPerFile
+	truncating bool // stops the workers after their current chunks
 	failed     bool // the last write-back failed; only a flush or the age tick retries
 	failedAt   time.Time
 	failSeq    uint64
@@ -76,10 +81,19 @@ type node struct {
 // span is a byte range [off, end).
 type span struct{ off, end int64 }
 
+// chunk is a piece of a file being written back.
+type chunk struct {
+	extent        // data is a slice of buf
+	buf    []byte // from FS.chunks, given back when the chunk is done
+	// acct is the part of the dirty counts the chunk holds until it is
+	// done: the pages its bytes were taken from.
+	acct int64
+}
+
 func (s span) overlaps(off, end int64) bool { return s.off < end && off < s.end }
 
 func newNode(f *FS, name string) *node {
-	n := &node{fs: f, name: name, handles: make(map[*handle]struct{})}
+	n := &node{fs: f, name: name, handles: make(map[*handle]struct{}), buf: newDirtyBuf(f.pages)}
 	n.cond = sync.NewCond(&n.mu)
 	return n
 }
@@ -365,10 +379,12 @@ func (h *handle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	// a chunk written back meanwhile is then either in the copy or already
 	// in the backend, never in neither.
 	var pieces []extent
-	if c := n.inflight; c != nil {
-		pieces = append(pieces, (&extentSet{exts: []extent{*c}}).snapshot(off, end)...)
+	for _, c := range n.flight {
+		if lo, hi := max(off, c.off), min(end, c.end()); lo < hi {
+			pieces = append(pieces, extent{off: lo, data: append([]byte(nil), c.data[lo-c.off:hi-c.off]...)})
+		}
 	}
-	buffered := n.ext.snapshot(off, end)
+	buffered := n.buf.snapshot(off, end)
 	pieces = append(pieces, buffered...)
 	rf := n.rf
 	n.mu.Unlock()
@@ -416,19 +432,29 @@ func readFull(ctx context.Context, f sdk.File, p []byte, off int64) (int, error)
 // pendingFrom reports whether buffered or in-flight data lies at or past
 // off; n.mu is held.
 func (n *node) pendingFrom(off int64) bool {
-	if c := n.inflight; c != nil && c.end() > off {
-		return true
+	for _, c := range n.flight {
+		if c.end() > off {
+			return true
+		}
 	}
-	return n.ext.end() > off
+	return n.buf.end() > off
 }
 
 // pendingIn reports whether buffered or in-flight data overlaps [off, end);
 // n.mu is held.
 func (n *node) pendingIn(off, end int64) bool {
-	if c := n.inflight; c != nil && c.off < end && off < c.end() {
-		return true
+	return n.flightOverlaps(off, end) || n.buf.overlaps(off, end)
+}
+
+// flightOverlaps reports whether a chunk in flight overlaps [off, end);
+// n.mu is held.
+func (n *node) flightOverlaps(off, end int64) bool {
+	for _, c := range n.flight {
+		if c.off < end && off < c.end() {
+			return true
+		}
 	}
-	return n.ext.overlaps(off, end)
+	return false
 }
 
 // WriteAt buffers p (or, for an unbuffered handle, writes it through). It
@@ -459,20 +485,25 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	if !h.buffered {
 		return h.writeThrough(ctx, p, off)
 	}
-	want := int64(len(p))
-	end := off + want
+	end := off + int64(len(p))
+	// Every page the write touches may be new.
+	ps := n.buf.ps
+	want := (end+ps-1)/ps*ps - off/ps*ps
 
-	// Reserve the bytes against the file's limit, then the FS's. The
+	// Reserve the pages against the file's limit, then the FS's. The
 	// reservation counts as dirty at once, so limits hold with concurrent
-	// writers; what the write does not add (overwrites) is given back.
+	// writers; the pages the write does not take (they were buffered
+	// already) are given back.
 	for n.dirty > 0 && n.dirty+want > f.opts.MaxDirtyPerFile {
 		if f.stopped.Load() {
 			n.mu.Unlock()
 			return 0, ErrClosed
 		}
 		f.stats.throttleWaits.Add(1)
-		f.enqueue(n)
+		n.throttled++
+		n.kickLocked()
 		n.cond.Wait()
+		n.throttled--
 		if err := h.takeErr(); err != nil {
 			n.mu.Unlock()
 			return 0, err
@@ -519,8 +550,8 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 		}
 		break
 	}
-	grown := n.ext.write(off, p)
-	unused := want - grown
+	_, pages := n.buf.write(off, p)
+	unused := want - pages*ps
 	n.dirty -= unused
 	now := time.Now()
 	if n.dirtySince.IsZero() {
@@ -530,7 +561,9 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	n.size = max(n.size, end)
 	n.mtime = now
 	n.gen++
-	kick := n.ext.len() >= int64(f.opts.ChunkSize)
+	// Workers already on the file take the new data in their loop. A
+	// writer throttled on the file waits for this data to be sent.
+	kick := (n.buf.len() >= int64(f.opts.ChunkSize) || n.throttled > 0) && n.workers < f.opts.InFlightPerFile
 	n.mu.Unlock()
 	if f.release(unused) > f.opts.MaxDirty/2 {
 		kick = true // past the background threshold: start writing back now
@@ -630,8 +663,8 @@ func (h *handle) Truncate(ctx context.Context, size int64) error {
 	return h.n.truncate(ctx, size)
 }
 
-// truncate stops write-back of the node after its current chunk, waits for
-// that chunk and for unbuffered writes, truncates the backend, and only
+// truncate stops write-back of the node after its current chunks, waits for
+// them and for unbuffered writes, truncates the backend, and only
 // then drops the buffered bytes past size: nothing in flight can resurrect
 // them, and a failed truncate loses nothing. Buffered writes wait
 // meanwhile.
@@ -643,7 +676,7 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 	n.mu.Lock()
 	n.gate++
 	n.truncating = true
-	for (n.running || n.inflight != nil || len(n.directs) > 0) && !f.stopped.Load() {
+	for (n.workers > 0 || len(n.flight) > 0 || len(n.directs) > 0) && !f.stopped.Load() {
 		n.cond.Wait()
 	}
 	wf, name := n.wf, n.name
@@ -662,14 +695,15 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 	n.mu.Lock()
 	var freed int64
 	if err == nil {
-		freed = n.ext.truncate(size)
+		_, pages := n.buf.truncate(size)
+		freed = pages * n.buf.ps
 		n.dirty -= freed
 		n.sizeEpoch++
 		if n.sizeValid {
 			n.size = size
 		}
 		if n.owned {
-			if n.ext.empty() {
+			if n.buf.empty() {
 				// The backend has every byte and set its own mtime.
 				n.owned, n.sizeValid = false, false
 				n.dirtySince = time.Time{}
@@ -681,7 +715,7 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 	}
 	n.truncating = false
 	n.gate--
-	more := !n.ext.empty()
+	more := !n.buf.empty()
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	f.release(freed)
@@ -801,9 +835,7 @@ func (n *node) drainLocked(ctx context.Context) error {
 			err = ErrClosed
 			break
 		}
-		if !n.running {
-			f.enqueue(n)
-		}
+		n.kickLocked()
 		n.cond.Wait()
 	}
 	n.gate--
@@ -812,10 +844,20 @@ func (n *node) drainLocked(ctx context.Context) error {
 	return err
 }
 
+// kickLocked queues the node for a worker if a chunk can be sent now.
+// Otherwise the workers on the file are sending and take the rest as their
+// chunks complete; queueing it again would only make a worker spin. n.mu is
+// held.
+func (n *node) kickLocked() {
+	if _, ok := n.nextChunk(); ok && len(n.flight) < n.fs.opts.InFlightPerFile {
+		n.fs.enqueue(n)
+	}
+}
+
 // clean reports whether nothing is buffered, in flight or being finished
 // by a worker; n.mu is held.
 func (n *node) clean() bool {
-	return n.ext.empty() && n.inflight == nil && !n.running
+	return n.buf.empty() && len(n.flight) == 0 && n.workers == 0
 }
 
 // recordFailureLocked makes err sticky: every open handle will return it
@@ -869,10 +911,11 @@ func (f *FS) maybeRetire(n *node) error {
 // stopped, and returns how many buffered bytes are lost with it.
 func (n *node) shutdown() (int64, error) {
 	n.mu.Lock()
-	lost := n.ext.len()
-	if n.inflight != nil {
-		lost += int64(len(n.inflight.data))
+	lost := n.buf.len()
+	for _, c := range n.flight {
+		lost += int64(len(c.data))
 	}
+	n.buf.release()
 	files := n.files
 	n.files, n.rf, n.wf = nil, nil, nil
 	n.retired = true

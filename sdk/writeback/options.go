@@ -12,6 +12,7 @@ const (
 	DefaultMaxDirtyPerFile = 64 << 20
 	DefaultMaxAge          = 5 * time.Second
 	DefaultWorkers         = 4
+	DefaultInFlightPerFile = 2
 	DefaultRetries         = 5
 	DefaultRetryBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff      = 5 * time.Second
@@ -43,9 +44,16 @@ type Options struct {
 	// MaxAge is how long data may stay buffered before it is written back
 	// although nobody asked: files that stay open still reach the backend.
 	MaxAge time.Duration
-	// Workers is the number of goroutines writing back; each serves one
-	// file at a time, in offset order.
+	// Workers is the number of goroutines writing back; each sends one
+	// chunk at a time.
 	Workers int
+	// InFlightPerFile is how many chunks of one file may be in flight at
+	// once, each sent by its own worker: they are taken in offset order and
+	// never overlap, so a file's bytes reach the backend in the order they
+	// were written, though a backend may complete them in any order. Zero
+	// means the smaller of DefaultInFlightPerFile and Workers; it is at
+	// most Workers.
+	InFlightPerFile int
 
 	// Retries is how many times a chunk that failed with a temporary error
 	// (see IsTemporary) is tried again; negative means never.
@@ -87,6 +95,7 @@ func (o Options) resolve() (Options, error) {
 		{"MaxDirtyPerFile", o.MaxDirtyPerFile},
 		{"MaxAge", int64(o.MaxAge)},
 		{"Workers", int64(o.Workers)},
+		{"InFlightPerFile", int64(o.InFlightPerFile)},
 		{"RetryBackoff", int64(o.RetryBackoff)},
 		{"MaxBackoff", int64(o.MaxBackoff)},
 	} {
@@ -114,6 +123,12 @@ func (o Options) resolve() (Options, error) {
 	}
 	if o.Workers == 0 {
 		o.Workers = DefaultWorkers
+	}
+	if o.InFlightPerFile == 0 {
+		o.InFlightPerFile = min(DefaultInFlightPerFile, o.Workers)
+	}
+	if o.InFlightPerFile > o.Workers {
+		return o, &OptionError{"InFlightPerFile", o.InFlightPerFile, fmt.Sprintf("must not exceed Workers (%d)", o.Workers)}
 	}
 	switch {
 	case o.Retries == 0:

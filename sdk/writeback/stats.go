@@ -8,8 +8,11 @@ import (
 
 // Stats are the FS's write-back numbers at one moment.
 type Stats struct {
-	// DirtyBytes counts buffered bytes, those being written back and those
-	// writers have reserved; MaxDirty bounds it.
+	// DirtyBytes counts buffered data in whole pages of 4 KiB (as the
+	// kernel counts dirty pages, so that it measures memory whatever the
+	// write pattern), the data being written back and what writers have
+	// reserved; MaxDirty bounds it. Besides it, each worker holds one
+	// ChunkSize buffer while it sends a chunk.
 	DirtyBytes int64
 	// DirtyFiles counts files with buffered or in-flight data.
 	DirtyFiles int
@@ -36,7 +39,8 @@ type Stats struct {
 // FileStats describes one file that has buffered data or a write-back
 // error pending.
 type FileStats struct {
-	Name       string // "" once unlinked
+	Name string // "" once unlinked
+	// DirtyBytes counts the file's buffered and in-flight bytes, exactly.
 	DirtyBytes int64
 	DirtySince time.Time
 	// Err is the last write-back error of the file while it is failing.
@@ -64,7 +68,7 @@ func (f *FS) Stats() Stats {
 	now := time.Now()
 	for _, n := range f.liveNodes() {
 		n.mu.Lock()
-		if !n.ext.empty() || n.inflight != nil {
+		if !n.buf.empty() || len(n.flight) > 0 {
 			s.DirtyFiles++
 		}
 		if !n.dirtySince.IsZero() {
@@ -81,9 +85,9 @@ func (f *FS) Files() []FileStats {
 	var out []FileStats
 	for _, n := range f.liveNodes() {
 		n.mu.Lock()
-		st := FileStats{Name: n.name, DirtyBytes: n.ext.len(), DirtySince: n.dirtySince}
-		if n.inflight != nil {
-			st.DirtyBytes += int64(len(n.inflight.data))
+		st := FileStats{Name: n.name, DirtyBytes: n.buf.len(), DirtySince: n.dirtySince}
+		for _, c := range n.flight {
+			st.DirtyBytes += int64(len(c.data))
 		}
 		if n.failed {
 			st.Err = n.lastErr

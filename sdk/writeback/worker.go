@@ -3,6 +3,7 @@ package writeback
 import (
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/fusekit/fusekit/sdk"
@@ -23,31 +24,37 @@ var errHandleFailed = errors.New("writeback: handle has a pending error")
 // every file, as the kernel's balance_dirty_pages does.
 func (f *FS) reserve(want int64, h *handle) error {
 	f.acctMu.Lock()
-	kicked := false
-	for f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
-		if h.hasErr.Load() {
-			f.acctMu.Unlock()
-			return errHandleFailed
+	defer f.acctMu.Unlock()
+	if f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
+		// Counted before the kick: the workers must see a writer waiting,
+		// or they would keep the files' last partial chunks.
+		f.pressure.Add(1)
+		defer f.pressure.Add(-1)
+		f.acctMu.Unlock()
+		for _, n := range f.liveNodes() {
+			f.enqueue(n)
 		}
-		if f.stopped.Load() {
-			f.acctMu.Unlock()
-			return ErrClosed
-		}
-		if !kicked {
-			kicked = true
-			f.acctMu.Unlock()
-			for _, n := range f.liveNodes() {
-				f.enqueue(n)
+		f.acctMu.Lock()
+		for f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
+			if h.hasErr.Load() {
+				return errHandleFailed
 			}
-			f.acctMu.Lock()
-			continue
+			if f.stopped.Load() {
+				return ErrClosed
+			}
+			f.stats.throttleWaits.Add(1)
+			f.acctCond.Wait()
 		}
-		f.stats.throttleWaits.Add(1)
-		f.acctCond.Wait()
 	}
 	f.dirty += want
-	f.acctMu.Unlock()
 	return nil
+}
+
+// dirtyNow returns the FS's dirty count.
+func (f *FS) dirtyNow() int64 {
+	f.acctMu.Lock()
+	defer f.acctMu.Unlock()
+	return f.dirty
 }
 
 // release gives back n bytes and returns the new total.
@@ -92,76 +99,134 @@ func (f *FS) worker() {
 }
 
 // writeBack sends a node's buffered data to the backend in offset order,
-// one chunk at a time, then sets the backend's mtime to that of the last
-// buffered write so that stat never goes back in time.
+// one chunk at a time per worker. While it has a chunk in flight and the
+// file has more to send, it queues the node again, so that another worker
+// sends the next chunk meanwhile: up to InFlightPerFile chunks of one file
+// are in flight at once, taken in offset order, never overlapping. The last
+// worker to finish sets the backend's mtime to that of the last buffered
+// write, so that stat never goes back in time.
 func (f *FS) writeBack(n *node) {
 	n.mu.Lock()
-	if n.running || n.truncating || n.retired || (n.failed && n.flushers == 0) {
+	if n.truncating || n.retired || (n.failed && n.flushers == 0) {
 		n.mu.Unlock()
 		return
 	}
-	n.running = true
+	n.workers++
 	var failure *WriteBackError
 	requeue := false
-	for sent := 0; !n.truncating; sent++ {
+	for sent := 0; ; sent++ {
+		if n.truncating || (n.failed && n.flushers == 0) || len(n.flight) >= f.opts.InFlightPerFile {
+			break
+		}
 		if sent == chunksPerTurn {
 			requeue = true
 			break
 		}
-		c, ok := n.ext.takeChunk(f.opts.ChunkSize)
+		s, ok := n.nextChunk()
 		if !ok {
 			break
 		}
-		n.inflight = &c
+		c := &chunk{buf: f.chunks.get()}
+		c.off, c.data = s.off, c.buf[:s.end-s.off]
+		c.acct = n.buf.take(s, c.data) * n.buf.ps
+		n.flight = append(n.flight, c)
+		if len(n.flight) < f.opts.InFlightPerFile {
+			if _, more := n.nextChunk(); more {
+				f.enqueue(n)
+			}
+		}
 		wf, name := n.wf, n.name
 		n.mu.Unlock()
-		err := f.writeChunk(wf, c)
+		err := f.writeChunk(wf, c.extent)
 		n.mu.Lock()
-		n.inflight = nil
+		n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
 		size := int64(len(c.data))
 		if err != nil {
 			// Put the chunk back under whatever was written meanwhile: the
 			// data stays buffered until the error is reported and a later
 			// write-back succeeds.
-			grown := n.ext.fillHoles(c.off, c.data)
-			n.dirty -= size - grown
-			f.release(size - grown)
+			_, pages := n.buf.fillHoles(c.off, c.data)
+			delta := pages*n.buf.ps - c.acct
+			n.dirty += delta
+			f.release(-delta)
+			f.chunks.put(c.buf)
 			failure = &WriteBackError{Name: name, Off: c.off, Len: len(c.data), Err: err}
+			// OnError hears of the failure before anyone waiting for this
+			// write-back does; workers keeps the node from looking clean
+			// meanwhile.
+			n.mu.Unlock()
+			f.tellError(failure.Name, failure)
+			n.mu.Lock()
+			f.recordError(failure.Name, failure)
+			n.recordFailureLocked(failure)
 			break
 		}
-		n.dirty -= size
-		f.release(size)
+		n.dirty -= c.acct
+		f.release(c.acct)
+		f.chunks.put(c.buf)
 		f.stats.written.Add(size)
-		n.cond.Broadcast() // writers throttled on the per-file limit
+		n.cond.Broadcast() // throttled writers, drains, truncates
 	}
-	if failure == nil && n.owned && n.ext.empty() && !n.truncating {
+	// The last worker out sets the mtime, again if a write came while it
+	// had the lock dropped to do so.
+	for failure == nil && n.workers == 1 && len(n.flight) == 0 && n.owned && n.buf.empty() && !n.truncating {
 		if err := f.setMtime(n); err != nil {
 			failure = &WriteBackError{Name: n.name, Err: err}
+			n.mu.Unlock()
+			f.tellError(failure.Name, failure)
+			n.mu.Lock()
+			f.recordError(failure.Name, failure)
+			n.recordFailureLocked(failure)
 		}
 	}
-	if n.ext.empty() {
+	if n.buf.empty() && len(n.flight) == 0 {
 		n.dirtySince = time.Time{}
 	}
-	if failure != nil {
-		// OnError hears of the failure before anyone waiting for this
-		// write-back does; running keeps the node to this worker meanwhile.
-		n.mu.Unlock()
-		f.tellError(failure.Name, failure)
-		n.mu.Lock()
-		f.recordError(failure.Name, failure)
-		n.recordFailureLocked(failure)
-	} else if !n.ext.empty() && !n.truncating {
-		// Written while setMtime had the lock dropped: an enqueue then
-		// found this worker running and left the data to it.
-		requeue = true
+	if failure == nil && !n.truncating && n.workers == 1 {
+		if _, more := n.nextChunk(); more {
+			// Written while the lock was dropped, and no other worker is
+			// on the file to take it: a writer's kick then may have found
+			// this one busy and left the data to it.
+			requeue = true
+		}
 	}
-	n.running = false
+	n.workers--
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	if requeue {
 		f.enqueue(n)
 	}
 	_ = f.maybeRetire(n)
+}
+
+// nextChunk returns the piece of the file to send next, if one should be
+// sent now: none while it would overlap a chunk in flight (the file's
+// bytes must reach the backend in the order they were written), and only
+// a full chunk, or data that is not at the end of the buffer, unless
+// someone waits for the data or it is old. A file written sequentially
+// then goes to the backend in chunks of ChunkSize, and its last partial
+// chunk at close. n.mu is held.
+func (n *node) nextChunk() (span, bool) {
+	s, ready, ok := n.buf.next(int64(n.fs.opts.ChunkSize))
+	if !ok || n.flightOverlaps(s.off, s.end) {
+		return span{}, false
+	}
+	return s, ready || n.urgent()
+}
+
+// urgent reports whether the node's data should go to the backend however
+// little there is: someone waits for it (a flush, a writer throttled by
+// either dirty limit), the FS is past its background threshold, or the
+// data is older than MaxAge. n.mu is held.
+func (n *node) urgent() bool {
+	f := n.fs
+	if n.flushers > 0 || n.throttled > 0 || f.pressure.Load() > 0 {
+		return true
+	}
+	if !n.dirtySince.IsZero() && time.Since(n.dirtySince) >= f.opts.MaxAge {
+		return true
+	}
+	return f.dirtyNow() > f.opts.MaxDirty/2
 }
 
 // setMtime gives the backend the mtime of the last buffered write, and
@@ -185,7 +250,7 @@ func (f *FS) setMtime(n *node) error {
 	}
 	f.nsMu.RUnlock()
 	n.mu.Lock()
-	if err == nil && n.gen == gen && n.ext.empty() && n.inflight == nil {
+	if err == nil && n.gen == gen && n.buf.empty() && len(n.flight) == 0 {
 		n.owned, n.sizeValid = false, false
 	}
 	return err
@@ -225,7 +290,8 @@ func (f *FS) writeChunk(wf sdk.File, c extent) error {
 
 // flusher is the age-based write-back: files whose oldest buffered byte is
 // older than MaxAge are written back although nobody asked, and files whose
-// write-back failed are retried after MaxAge.
+// write-back failed are retried after MaxAge. It also gives the buffers no
+// write needed for a whole tick back to the Go runtime.
 func (f *FS) flusher() {
 	tick := min(max(f.opts.MaxAge/4, time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
@@ -235,6 +301,8 @@ func (f *FS) flusher() {
 		case <-f.stopFlusher:
 			return
 		case now := <-t.C:
+			f.pages.trim()
+			f.chunks.trim()
 			for _, n := range f.liveNodes() {
 				n.mu.Lock()
 				due := !n.dirtySince.IsZero() && now.Sub(n.dirtySince) >= f.opts.MaxAge

@@ -28,6 +28,8 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{MaxDirty: 1 << 20, MaxDirtyPerFile: 2 << 20, ChunkSize: 4096}, "MaxDirtyPerFile"},
 		{Options{MaxAge: -time.Second}, "MaxAge"},
 		{Options{Workers: -2}, "Workers"},
+		{Options{Workers: 2, InFlightPerFile: 3}, "InFlightPerFile"},
+		{Options{InFlightPerFile: -1}, "InFlightPerFile"},
 	} {
 		_, err := New(newEnv(t, quiet(), faultfs.Config{}).be, tc.opts)
 		var oe *OptionError
@@ -44,6 +46,10 @@ func TestOptionsValidation(t *testing.T) {
 	assert.EqualValues(t, DefaultMaxDirty, o.MaxDirty)
 	assert.EqualValues(t, DefaultMaxDirtyPerFile, o.MaxDirtyPerFile)
 	assert.Equal(t, DefaultRetries, o.Retries)
+	assert.Equal(t, DefaultInFlightPerFile, o.InFlightPerFile)
+	o, err = Options{Workers: 1}.resolve()
+	require.NoError(t, err)
+	assert.Equal(t, 1, o.InFlightPerFile, "at most Workers")
 	o, err = Options{Retries: -1}.resolve()
 	require.NoError(t, err)
 	assert.Zero(t, o.Retries)
