@@ -141,6 +141,7 @@ func TestParseArgsOptions(t *testing.T) {
 	assert.Negative(t, o.EntryTimeout, "0 on the command line turns the cache off")
 	assert.Equal(t, "x", o.FSName)
 	assert.NotNil(t, o.Logger)
+	assert.True(t, o.NoXattrs, "MemMapFs has none; with -writeback the kernel would ask before every write")
 }
 
 // useStore makes run serve store, for the rest of the test.
