@@ -106,18 +106,52 @@ func TestSetuidClearedOnUnprivilegedWrite(t *testing.T) {
 	srv := shared(t)
 	p := filepath.Join(srv.Dir(), "prog")
 	require.NoError(t, os.WriteFile(p, []byte("#!"), 0o777))
-	require.NoError(t, os.Chmod(p, 0o6777))
+	// unix.Chmod, not os.Chmod: os.FileMode keeps setuid and setgid in
+	// bits of its own and drops them from an octal 06777.
+	require.NoError(t, unix.Chmod(p, 0o6777))
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(p, &st))
+	require.EqualValues(t, 0o6777, st.Mode&0o7777, "chmod")
 	cmd := asUser(exec.Command("sh", "-c", "echo more >> "+p))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
-	var st unix.Stat_t
 	require.NoError(t, unix.Stat(p, &st))
 	assert.Zero(t, st.Mode&(unix.S_ISUID|unix.S_ISGID), "mode %#o", st.Mode)
 
-	require.NoError(t, os.Chmod(p, 0o6755))
+	require.NoError(t, unix.Chmod(p, 0o6755))
+	require.NoError(t, unix.Stat(p, &st))
+	require.EqualValues(t, 0o6755, st.Mode&0o7777, "chmod")
 	require.NoError(t, os.Chown(p, 1, 1))
 	require.NoError(t, unix.Stat(p, &st))
 	assert.Zero(t, st.Mode&(unix.S_ISUID|unix.S_ISGID), "chown must clear setuid/setgid, mode %#o", st.Mode)
+}
+
+// The kernel clears setuid/setgid on a write by whoever writes, not by
+// whoever opened: a descriptor root opened and handed to an unprivileged
+// process clears them on that process's first write, and root's own writes
+// through it leave them.
+func TestSetuidClearedOnUnprivilegedWriteThroughRootsDescriptor(t *testing.T) {
+	srv := shared(t)
+	p := filepath.Join(srv.Dir(), "prog2")
+	require.NoError(t, os.WriteFile(p, []byte("#!"), 0o777))
+	require.NoError(t, unix.Chmod(p, 0o6777))
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(p, &st))
+	require.EqualValues(t, 0o6777, st.Mode&0o7777, "chmod")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteString("root\n")
+	require.NoError(t, err)
+	require.NoError(t, unix.Stat(p, &st))
+	assert.EqualValues(t, 0o6777, st.Mode&0o7777, "root's write must keep the bits")
+
+	cmd := asUser(exec.Command("sh", "-c", "echo more >&3"))
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, unix.Stat(p, &st))
+	assert.Zero(t, st.Mode&(unix.S_ISUID|unix.S_ISGID), "mode %#o", st.Mode)
 }
 
 func TestTruncateUpAndDown(t *testing.T) {
