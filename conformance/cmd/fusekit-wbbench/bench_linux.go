@@ -47,6 +47,7 @@ type bench struct {
 	sources  map[int64]string // source file per size
 	sshd     *sshdtest.Server
 	remote   string // the directory the sftp and rclone rows write to, on the server
+	local    string // the directory the latency-disk rows write to
 	rcConfig string // an empty rclone config file
 }
 
@@ -61,8 +62,11 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(b.log, "fusekit-wbbench: "+format+"\n", args...)
 }
 
-// run measures every row -only selects and cleans up after itself, also
-// when ctx is canceled or a row fails.
+// run measures every row -only selects, -reps times, and cleans up after
+// itself, also when ctx is canceled or a row fails. Each repetition runs
+// every row once, starting one row later than the previous one, so that no
+// row always follows the same one (a heavy writer's leftovers, such as
+// dirty page cache, then do not always fall on the same row).
 func (b *bench) run(ctx context.Context) (results []result, err error) {
 	rows := plan(b.opts.only, b.opts.size, b.opts.wtLatencySize)
 	if len(rows) == 0 {
@@ -98,6 +102,12 @@ func (b *bench) run(ctx context.Context) (results []result, err error) {
 			return nil, err
 		}
 	}
+	if need[diskBackend] {
+		b.local = filepath.Join(b.work, "local")
+		if err := os.Mkdir(b.local, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	b.sources = map[int64]string{}
 	for _, r := range rows {
 		if _, ok := b.sources[r.size]; !ok {
@@ -107,16 +117,22 @@ func (b *bench) run(ctx context.Context) (results []result, err error) {
 		}
 	}
 
-	for i, r := range rows {
-		if err := ctx.Err(); err != nil {
-			return results, err
+	total := len(rows) * b.opts.reps
+	for rep := range b.opts.reps {
+		for k := range rows {
+			r := rows[(k+rep)%len(rows)]
+			i := rep*len(rows) + k
+			if err := ctx.Err(); err != nil {
+				return results, err
+			}
+			b.logf("[%d/%d] %s, %s", i+1, total, r.id(), fkbench.FormatSize(r.size))
+			res := b.runRow(ctx, i, r)
+			res.Rep = rep
+			if res.Err != nil {
+				b.logf("%s failed: %v", r.id(), res.Err)
+			}
+			results = append(results, res)
 		}
-		b.logf("[%d/%d] %s, %s", i+1, len(rows), r.id(), fkbench.FormatSize(r.size))
-		res := b.runRow(ctx, i, r)
-		if res.Err != nil {
-			b.logf("%s failed: %v", r.id(), res.Err)
-		}
-		results = append(results, res)
 	}
 	return results, nil
 }
@@ -229,7 +245,7 @@ func (b *bench) runRow(ctx context.Context, i int, r row) (res result) {
 		return res
 	}
 
-	if r.config.backend == latencyBackend {
+	if dir := b.storeDir(r.config.backend); dir == "" {
 		// The store is the server's memory: the size through the mount is
 		// what can be checked.
 		fi, err := os.Stat(dst)
@@ -239,7 +255,7 @@ func (b *bench) runRow(ctx context.Context, i int, r row) (res result) {
 		res.Err = err
 		res.Check = "size"
 	} else {
-		onServer := filepath.Join(b.remote, name)
+		onServer := filepath.Join(dir, name)
 		res.OnServer, res.Err = waitOnServer(ctx, onServer, b.sources[r.size], r.size, start)
 		res.Check = "content"
 		defer os.Remove(onServer)
@@ -248,6 +264,18 @@ func (b *bench) runRow(ctx context.Context, i int, r row) (res result) {
 		res.PeakRSS, res.Err = peakRSS(srv.pid)
 	}
 	return res
+}
+
+// storeDir is the directory where a backend's files land, or "" for the
+// in-memory store.
+func (b *bench) storeDir(be backend) string {
+	switch be {
+	case diskBackend:
+		return b.local
+	case sftpBackend, rcloneBackend:
+		return b.remote
+	}
+	return ""
 }
 
 // waitOnServer polls the server-side file until it has size bytes equal to
@@ -364,6 +392,12 @@ func (b *bench) startServer(ctx context.Context, i int, c configSpec, mnt string
 			args = append(args, "-writeback")
 		}
 		cmd = exec.Command(b.memfsBin, append(args, mnt)...)
+	case diskBackend:
+		args := []string{"-local", b.local, "-latency", b.opts.latency.String()}
+		if c.writeback {
+			args = append(args, "-writeback")
+		}
+		cmd = b.serveCmd(append(args, mnt)...)
 	case sftpBackend:
 		args := []string{"-sftp-addr", b.sshd.Addr, "-user", b.sshd.User, "-key", b.sshd.ClientKeyFile,
 			"-known-hosts", b.sshd.KnownHostsFile, "-root", b.remote}

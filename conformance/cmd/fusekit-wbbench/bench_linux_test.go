@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -35,36 +36,37 @@ func testServe(args ...string) *exec.Cmd {
 }
 
 // TestEndToEnd runs every fusekit row with a tiny file: memfs with 1 ms
-// latency and the sftp server mode over a private sshd, write-back on and
-// off. rclone is left out (it is not a test dependency).
+// latency, the serve mode over a local directory with 1 ms latency and over
+// a private sshd, write-back on and off. rclone is left out (it is not a
+// test dependency).
 func TestEndToEnd(t *testing.T) {
 	parent := t.TempDir()
-	o, err := parseBenchArgs([]string{"-size", "2M", "-wt-latency-size", "1M", "-only", "latency,sftp", "-dir", parent}, io.Discard)
+	o, err := parseBenchArgs([]string{"-size", "2M", "-wt-latency-size", "1M", "-reps", "1", "-only", "latency,sftp", "-dir", parent}, io.Discard)
 	require.NoError(t, err)
 	var log bytes.Buffer
 	b := &bench{opts: o, log: &log, serveCmd: testServe}
 	results, err := b.run(t.Context())
 	require.NoError(t, err, log.String())
 
-	require.Len(t, results, 8)
+	require.Len(t, results, 12)
 	for _, r := range results {
 		require.NoError(t, r.Err, r.id())
 		assert.Positive(t, r.Elapsed, r.id())
 		assert.Greater(t, r.PeakRSS, int64(1<<20), "%s: the server's VmHWM", r.id())
+		if (r.Config == cfgLatencyWT || r.Config == cfgDiskWT) && r.Workload == "dd-4k" {
+			assert.Equal(t, int64(1<<20), r.Bytes, r.id())
+		} else {
+			assert.Equal(t, int64(2<<20), r.Bytes, r.id())
+		}
 		switch r.Config {
-		case cfgLatencyWT:
-			assert.Equal(t, int64(1<<20), r.Bytes)
-			assert.Equal(t, "size", r.Check)
-		case cfgLatencyWB:
-			assert.Equal(t, int64(2<<20), r.Bytes)
+		case cfgLatencyWT, cfgLatencyWB:
 			assert.Equal(t, "size", r.Check)
 		default:
-			assert.Equal(t, int64(2<<20), r.Bytes)
-			assert.Equal(t, "content", r.Check, "%s: compared on the server", r.id())
+			assert.Equal(t, "content", r.Check, "%s: compared where the backend keeps it", r.id())
 			assert.Positive(t, r.OnServer, r.id())
 		}
 	}
-	assert.Contains(t, log.String(), "[8/8] sftp/write-back dd-4k, 2M")
+	assert.Contains(t, log.String(), "[12/12] sftp/write-back dd-4k, 2M")
 
 	// Everything was cleaned up: no mounts, no work directory (sshd's
 	// files lived there too).
@@ -75,8 +77,32 @@ func TestEndToEnd(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, report(o, results, &out))
-	assert.Contains(t, out.String(), "the latency write-through rows copy 1M")
-	assert.Contains(t, out.String(), "latency backend, dd-4k: write-back")
+	assert.Contains(t, out.String(), "their write-through dd-4k rows copy 1M")
+	assert.Contains(t, out.String(), "latency backend (memfs), dd-4k: write-back")
+	assert.Contains(t, out.String(), "latency backend (local disk), cp: write-back")
+}
+
+// TestRepetitionsRotate runs two rows twice: each repetition starts one
+// row later, and the table has one line per row.
+func TestRepetitionsRotate(t *testing.T) {
+	parent := t.TempDir()
+	o, err := parseBenchArgs([]string{"-size", "256K", "-reps", "2", "-only", "latency-disk/write-back", "-dir", parent}, io.Discard)
+	require.NoError(t, err)
+	var log bytes.Buffer
+	b := &bench{opts: o, log: &log, serveCmd: testServe}
+	results, err := b.run(t.Context())
+	require.NoError(t, err, log.String())
+	var order []string
+	for _, r := range results {
+		require.NoError(t, r.Err, r.id())
+		order = append(order, fmt.Sprint(r.Rep, " ", r.Workload))
+	}
+	assert.Equal(t, []string{"0 cp", "0 dd-4k", "1 dd-4k", "1 cp"}, order)
+	assert.Contains(t, log.String(), "[4/4] latency-disk/write-back cp, 256K")
+	rows := summarize(results)
+	require.Len(t, rows, 2)
+	assert.Equal(t, 2, rows[0].Runs)
+	assert.Empty(t, mountsUnder(parent))
 }
 
 func TestRunRejectsAnEmptySelection(t *testing.T) {
@@ -90,7 +116,7 @@ func TestServerFailureFailsTheRow(t *testing.T) {
 	// A serve that cannot log in (the key file is not a key) exits before
 	// mounting; the row says why, and nothing is left behind.
 	parent := t.TempDir()
-	o, err := parseBenchArgs([]string{"-size", "64K", "-only", "sftp/write-back cp", "-dir", parent}, io.Discard)
+	o, err := parseBenchArgs([]string{"-size", "64K", "-reps", "1", "-only", "sftp/write-back cp", "-dir", parent}, io.Discard)
 	require.NoError(t, err)
 	b := &bench{opts: o, log: io.Discard, serveCmd: func(args ...string) *exec.Cmd {
 		for i, a := range args {
@@ -110,8 +136,8 @@ func TestServerFailureFailsTheRow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 	var out bytes.Buffer
-	require.NoError(t, writeTable(&out, results))
-	assert.Contains(t, out.String(), "FAILED sftp/write-back cp:")
+	require.NoError(t, writeTable(&out, summarize(results)))
+	assert.Contains(t, out.String(), "FAILED sftp/write-back cp: repetition 1:")
 }
 
 func TestBenchArgs(t *testing.T) {
@@ -120,6 +146,7 @@ func TestBenchArgs(t *testing.T) {
 	assert.Equal(t, int64(256<<20), o.size)
 	assert.Equal(t, int64(64<<20), o.wtLatencySize)
 	assert.Equal(t, time.Millisecond, o.latency)
+	assert.Equal(t, 3, o.reps)
 	assert.Zero(t, o.rcloneWriteBack)
 	assert.Empty(t, o.only)
 
@@ -136,6 +163,7 @@ func TestBenchArgs(t *testing.T) {
 		{[]string{"-size", "big"}, `-size: size "big"`},
 		{[]string{"-wt-latency-size", "-1"}, "-wt-latency-size: size"},
 		{[]string{"-latency", "0s"}, "-latency must be positive"},
+		{[]string{"-reps", "0"}, "-reps must be at least 1"},
 		{[]string{"-rclone-write-back", "-1s"}, "-rclone-write-back must not be negative"},
 		{[]string{"-row-timeout", "0s"}, "-row-timeout must be positive"},
 		{[]string{"extra"}, `unexpected arguments ["extra"]`},
@@ -158,6 +186,14 @@ func TestServeArgs(t *testing.T) {
 
 	_, err = parseServeArgs([]string{"-user", "u", "-key", "k", "-known-hosts", "kh", "/mnt"}, io.Discard)
 	assert.ErrorContains(t, err, "-sftp-addr is required")
+
+	c, err = parseServeArgs([]string{"-local", "/srv", "-latency", "2ms", "/mnt"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, serveConfig{root: "/", local: "/srv", latency: 2 * time.Millisecond, mountpoint: "/mnt"}, *c)
+	_, err = parseServeArgs([]string{"-local", "/srv", "-user", "u", "/mnt"}, io.Discard)
+	assert.ErrorContains(t, err, "-local and -user exclude each other")
+	_, err = parseServeArgs([]string{"-local", "/srv", "-latency", "-1s", "/mnt"}, io.Discard)
+	assert.ErrorContains(t, err, "-latency must not be negative")
 	_, err = parseServeArgs([]string{"-sftp-addr", "a:1", "-user", "u", "-key", "k", "-known-hosts", "kh"}, io.Discard)
 	assert.ErrorContains(t, err, "want one MOUNTPOINT, got 0 arguments")
 	var stderr bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	fkbench "github.com/fusekit/fusekit/conformance/bench"
+	"github.com/fusekit/fusekit/sdk"
 	"io"
 	"os"
 	"os/signal"
@@ -27,6 +28,7 @@ func main() {
 // benchOptions is the command line of the comparison.
 type benchOptions struct {
 	size, wtLatencySize int64
+	reps                int
 	latency             time.Duration
 	only                filter
 	csvFile             string
@@ -42,16 +44,18 @@ const usageText = `Usage: fusekit-wbbench [flags]
 
 Copies a file of -size random bytes into FUSE mounts with cp and with
 dd bs=4k and reports throughput and the server process's peak RSS for:
-  latency/write-through  latency/write-back   examples/memfs -latency D [-writeback]
-  sftp/write-through     sftp/write-back      fusekit-wbbench serve [-writeback] over a loopback sshd
-  rclone/vfs-writes                            rclone mount --vfs-cache-mode writes, same sshd
-Rows are "CONFIG WORKLOAD" (workloads: cp, dd-4k); -only picks some.
+  latency/write-through       latency/write-back        examples/memfs -latency D [-writeback]
+  latency-disk/write-through  latency-disk/write-back   fusekit-wbbench serve -local DIR -latency D [-writeback]
+  sftp/write-through          sftp/write-back           fusekit-wbbench serve [-writeback] over a loopback sshd
+  rclone/vfs-writes                                     rclone mount --vfs-cache-mode writes, same sshd
+Rows are "CONFIG WORKLOAD" (workloads: cp, dd-4k); -only picks some. Every
+row runs -reps times, interleaved with the others; the table shows medians.
 Run it from inside the fusekit module unless -memfs-bin is given.
 
 Example:
   go build -o /tmp/wbbench ./conformance/cmd/fusekit-wbbench
   /tmp/wbbench -size 256M -csv /tmp/wb.csv
-  /tmp/wbbench -size 16M -only latency
+  /tmp/wbbench -size 16M -reps 1 -only latency
 
 Flags:
 `
@@ -65,7 +69,8 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 		fl.PrintDefaults()
 	}
 	size := fl.String("size", "256M", "bytes copied per row (K, M, G suffixes)")
-	wtSize := fl.String("wt-latency-size", "64M", "bytes copied by the write-through rows of the latency backend, which make one backend call per write (0: -size)")
+	wtSize := fl.String("wt-latency-size", "64M", "bytes copied by the write-through dd-4k rows of the latency backends, which make one slow call per 4 KiB (0: -size)")
+	fl.IntVar(&o.reps, "reps", 3, "repetitions of every row, interleaved; the table shows medians")
 	fl.DurationVar(&o.latency, "latency", time.Millisecond, "latency of every call to the latency backend")
 	only := fl.String("only", "", "run only rows whose \"CONFIG WORKLOAD\" contains one of these comma-separated terms")
 	fl.StringVar(&o.csvFile, "csv", "", "also write the results as CSV to this `file`")
@@ -88,6 +93,9 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 		o.wtLatencySize = o.size
 	} else if o.wtLatencySize, err = fkbench.ParseSize(*wtSize); err != nil {
 		return nil, fmt.Errorf("-wt-latency-size: %w", err)
+	}
+	if o.reps < 1 {
+		return nil, fmt.Errorf("-reps must be at least 1, got %d", o.reps)
 	}
 	if o.latency <= 0 {
 		return nil, fmt.Errorf("-latency must be positive, got %v", o.latency)
@@ -150,16 +158,17 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // report prints the table and the summary and writes the CSV file.
 func report(o *benchOptions, results []result, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "fusekit-wbbench: %s per row, latency backend %v per call", fkbench.FormatSize(o.size), o.latency)
+	fmt.Fprintf(stdout, "fusekit-wbbench: %s per row, latency backends %v per call", fkbench.FormatSize(o.size), o.latency)
 	if o.wtLatencySize != o.size {
-		fmt.Fprintf(stdout, "; the latency write-through rows copy %s (one backend call per write)", fkbench.FormatSize(o.wtLatencySize))
+		fmt.Fprintf(stdout, "; their write-through dd-4k rows copy %s (one slow call per 4 KiB)", fkbench.FormatSize(o.wtLatencySize))
 	}
-	fmt.Fprintf(stdout, "; rclone --vfs-write-back %v\n", o.rcloneWriteBack)
-	fmt.Fprintln(stdout, "seconds: the whole cp/dd command, close(2) included; on server: until the whole file was on the SFTP server")
-	if err := writeTable(stdout, results); err != nil {
+	fmt.Fprintf(stdout, "; rclone --vfs-write-back %v; %s build\n", o.rcloneWriteBack, sdk.Build)
+	fmt.Fprintf(stdout, "%d repetitions, interleaved; seconds: median of the whole cp/dd command, close(2) included; MB/s range: over the repetitions; on server: until the whole file was in the backend's directory; peak RSS: the highest\n", o.reps)
+	rows := summarize(results)
+	if err := writeTable(stdout, rows); err != nil {
 		return err
 	}
-	writeSummary(stdout, results)
+	writeSummary(stdout, rows)
 	if o.csvFile == "" {
 		return nil
 	}

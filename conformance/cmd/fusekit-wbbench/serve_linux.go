@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/fusekit/fusekit/adapters/aferofs"
+	"github.com/fusekit/fusekit/adapters/faultfs"
 	"github.com/fusekit/fusekit/adapters/sftpfs"
 	"github.com/fusekit/fusekit/sdk"
 	"github.com/fusekit/fusekit/sdk/writeback"
 	"github.com/pkg/sftp"
+	"github.com/spf13/afero"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -27,6 +29,8 @@ const serveTimeout = 2 * time.Minute
 // serveConfig is the command line of "fusekit-wbbench serve".
 type serveConfig struct {
 	addr, user, keyFile, knownHosts, root string
+	local                                 string
+	latency                               time.Duration
 	writeback                             bool
 	mountpoint                            string
 }
@@ -34,9 +38,11 @@ type serveConfig struct {
 const serveUsage = `Usage: fusekit-wbbench serve [flags] MOUNTPOINT
 
 Mounts the directory -root of the SFTP server at -sftp-addr on MOUNTPOINT
-(aferofs over adapters/sftpfs, with concurrent SFTP writes), optionally
-behind sdk/writeback, until SIGINT or SIGTERM. Prints one "mounted on" line
-when the mount is live; exits non-zero if anything could not be written back.
+(aferofs over adapters/sftpfs, with concurrent SFTP writes), or the local
+directory -local (aferofs over afero's OsFs), optionally slowed down by
+-latency per call (adapters/faultfs) and behind sdk/writeback, until SIGINT
+or SIGTERM. Prints one "mounted on" line when the mount is live; exits
+non-zero if anything could not be written back.
 
 Flags:
 `
@@ -54,15 +60,23 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveConfig, error) {
 	fl.StringVar(&c.keyFile, "key", "", "client private key `file` (required)")
 	fl.StringVar(&c.knownHosts, "known-hosts", "", "known_hosts `file` holding the server's host key (required)")
 	fl.StringVar(&c.root, "root", "/", "absolute server directory to mount")
+	fl.StringVar(&c.local, "local", "", "mount this local `directory` instead of an SFTP server")
+	fl.DurationVar(&c.latency, "latency", 0, "delay every call to the store by this much (adapters/faultfs)")
 	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes with sdk/writeback")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
+	if c.latency < 0 {
+		return nil, fmt.Errorf("serve: -latency must not be negative, got %v", c.latency)
+	}
 	for _, req := range []struct{ flag, v string }{
 		{"-sftp-addr", c.addr}, {"-user", c.user}, {"-key", c.keyFile}, {"-known-hosts", c.knownHosts},
 	} {
-		if req.v == "" {
-			return nil, fmt.Errorf("serve: %s is required", req.flag)
+		switch {
+		case c.local != "" && req.v != "":
+			return nil, fmt.Errorf("serve: -local and %s exclude each other", req.flag)
+		case c.local == "" && req.v == "":
+			return nil, fmt.Errorf("serve: %s is required (or -local)", req.flag)
 		}
 	}
 	if fl.NArg() != 1 {
@@ -117,29 +131,23 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err error) {
-	keyPEM, err := os.ReadFile(c.keyFile)
-	if err != nil {
-		return fmt.Errorf("client key: %w", err)
+	var store afero.Fs
+	fsname := "local:" + c.local
+	if c.local != "" {
+		store = afero.NewBasePathFs(afero.NewOsFs(), c.local)
+	} else {
+		remote, conn, derr := dialSFTP(c)
+		if derr != nil {
+			return derr
+		}
+		defer func() { err = errors.Join(err, conn.Close()) }()
+		store, fsname = remote, "sftp:"+c.addr+":"+c.root
 	}
-	signer, err := ssh.ParsePrivateKey(keyPEM)
-	if err != nil {
-		return fmt.Errorf("client key %s: %w", c.keyFile, err)
+	if c.latency > 0 {
+		store = faultfs.New(store, faultfs.Config{Latency: c.latency})
 	}
-	hostKey, err := hostKeyFor(c.knownHosts, c.addr)
-	if err != nil {
-		return err
-	}
-	// Concurrent writes let one large WriteAt (a write-back chunk, or a
-	// 128 KiB FUSE write) have many SFTP packets in flight, as rclone's
-	// sftp backend does by default.
-	remote, conn, err := sftpfs.Dial(c.addr, c.user, signer, hostKey,
-		sftpfs.WithRoot(c.root), sftpfs.WithClientOptions(sftp.UseConcurrentWrites(true)))
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, conn.Close()) }()
 
-	var fsys sdk.FileSystem = aferofs.New(remote)
+	var fsys sdk.FileSystem = aferofs.New(store)
 	var wb *writeback.FS
 	if c.writeback {
 		if wb, err = writeback.New(fsys, writeback.Options{}); err != nil {
@@ -147,7 +155,11 @@ func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err
 		}
 		fsys = wb
 	}
-	srv, err := sdk.Mount(fsys, c.mountpoint, &sdk.Options{FSName: "sftp:" + c.addr + ":" + c.root, Subtype: "wbbench"})
+	// Neither store has extended attributes; saying so lets the kernel
+	// stop asking for security.capability before every write(2), a round
+	// trip that write-back (whose FS always offers xattrs) would otherwise
+	// pay and write-through (aferofs offers none) would not.
+	srv, err := sdk.Mount(fsys, c.mountpoint, &sdk.Options{FSName: fsname, Subtype: "wbbench", NoXattrs: true})
 	if err != nil {
 		if wb != nil {
 			wb.Close(context.Background())
@@ -189,4 +201,25 @@ func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err
 		fmt.Fprintf(stdout, "serve: write-back: %d bytes written back, %d errors, %d retries\n", st.WrittenBytes, st.WriteBackErrors, st.Retries)
 	}
 	return err
+}
+
+// dialSFTP connects to the SFTP server c names.
+func dialSFTP(c *serveConfig) (*sftpfs.Fs, io.Closer, error) {
+	keyPEM, err := os.ReadFile(c.keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client key %s: %w", c.keyFile, err)
+	}
+	hostKey, err := hostKeyFor(c.knownHosts, c.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Concurrent writes let one large WriteAt (a write-back chunk, or a
+	// 128 KiB FUSE write) have many SFTP packets in flight, as rclone's
+	// sftp backend does by default.
+	return sftpfs.Dial(c.addr, c.user, signer, hostKey,
+		sftpfs.WithRoot(c.root), sftpfs.WithClientOptions(sftp.UseConcurrentWrites(true)))
 }

@@ -4,6 +4,8 @@ package main
 const (
 	cfgLatencyWT = "latency/write-through"
 	cfgLatencyWB = "latency/write-back"
+	cfgDiskWT    = "latency-disk/write-through"
+	cfgDiskWB    = "latency-disk/write-back"
 	cfgSFTPWT    = "sftp/write-through"
 	cfgSFTPWB    = "sftp/write-back"
 	cfgRclone    = "rclone/vfs-writes"
@@ -14,9 +16,13 @@ type backend int
 
 const (
 	latencyBackend backend = iota // examples/memfs -latency D
-	sftpBackend                   // fusekit-wbbench serve
+	diskBackend                   // fusekit-wbbench serve -local DIR -latency D
+	sftpBackend                   // fusekit-wbbench serve -sftp-addr ...
 	rcloneBackend                 // rclone mount
 )
+
+// slow reports whether every call to the backend sleeps -latency.
+func (b backend) slow() bool { return b == latencyBackend || b == diskBackend }
 
 // configSpec is one filesystem setup.
 type configSpec struct {
@@ -28,6 +34,8 @@ type configSpec struct {
 var configs = []configSpec{
 	{cfgLatencyWT, latencyBackend, false},
 	{cfgLatencyWB, latencyBackend, true},
+	{cfgDiskWT, diskBackend, false},
+	{cfgDiskWB, diskBackend, true},
 	{cfgSFTPWT, sftpBackend, false},
 	{cfgSFTPWB, sftpBackend, true},
 	{cfgRclone, rcloneBackend, false},
@@ -53,14 +61,15 @@ type row struct {
 
 func (r row) id() string { return r.config.name + " " + r.workload.name }
 
-// plan lists the rows -only selects, in table order. Write-through rows of
-// the latency backend copy wtLatencySize bytes instead of size.
+// plan lists the rows -only selects, in table order. The write-through
+// dd-4k rows of the latency backends, which make one slow call per 4 KiB,
+// copy wtLatencySize bytes instead of size.
 func plan(only filter, size, wtLatencySize int64) []row {
 	var rows []row
 	for _, c := range configs {
 		for _, w := range workloads {
 			r := row{config: c, workload: w, size: size}
-			if c.backend == latencyBackend && !c.writeback {
+			if c.backend.slow() && !c.writeback && w.name == "dd-4k" {
 				r.size = wtLatencySize
 			}
 			if only.match(r.id()) {
