@@ -680,10 +680,19 @@ func (b *bridge) CreateEx(path string, mode uint32, fi *fuse.FileInfo_t) (rc int
 }
 
 func (b *bridge) open(ctx context.Context, name string, flags int, perm uint32, fi *fuse.FileInfo_t) int {
-	writable := flags&oAccMode != 0
+	// killPriv: the first write by an unprivileged caller must check for
+	// setuid/setgid bits. An unprivileged opener learns now whether there
+	// are any (usually from the attribute cache, filled by the lookup that
+	// preceded the open). Root's own writes never clear them, so for root
+	// the question waits until someone else writes through the descriptor
+	// (a child it forked, one it passed the descriptor to): that saves a
+	// stat per open for root, which for a union filesystem is a walk of
+	// every layer.
 	var killPriv bool
-	if writable && flags&oCreat == 0 {
-		if a, err := b.stat(ctx, name); err == nil {
+	if flags&oAccMode != 0 && flags&oCreat == 0 {
+		if c, ok := CallerFromContext(ctx); ok && c.Uid == 0 {
+			killPriv = true
+		} else if a, err := b.stat(ctx, name); err == nil {
 			killPriv = killPrivBits(a.Mode) != 0
 		}
 	}

@@ -27,8 +27,9 @@ type handle struct {
 	node   *node
 	flags  int
 	append bool
-	// killPriv is set when the file had setuid/setgid bits at open; the
-	// first write by an unprivileged caller clears them, as the kernel does.
+	// killPriv is set while the first write by an unprivileged caller still
+	// has to clear setuid/setgid bits, as the kernel does: when the file had
+	// them at open, or when root opened it and nobody has looked yet.
 	killPriv atomic.Bool
 }
 
