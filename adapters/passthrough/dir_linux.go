@@ -23,9 +23,12 @@ var direntBufs = sync.Pool{New: func() any {
 }}
 
 // ReadDir lists the directory name with the inode number and type
-// getdents64 reports; Attr is left nil (a full stat per entry would cost a
-// system call each). Entries whose type the backing filesystem does not
-// report (DT_UNKNOWN) are stat'ed for it.
+// getdents64 reports. Attr is left nil for most entries (a full stat per
+// entry would cost a system call each); device nodes get theirs, because a
+// union filesystem over this one must tell a whiteout (a character device
+// 0/0) from a real device for every one it lists, and the directory is open
+// here already. Entries whose type the backing filesystem does not report
+// (DT_UNKNOWN) are stat'ed for it.
 func (f *FS) ReadDir(_ context.Context, name string) ([]sdk.DirEntry, error) {
 	if !fs.ValidPath(name) {
 		return nil, pathErr("readdir", name, unix.EINVAL)
@@ -55,13 +58,18 @@ func (f *FS) ReadDir(_ context.Context, name string) ([]sdk.DirEntry, error) {
 	}
 	for i := range entries {
 		e := &entries[i]
-		if e.Type != 0 {
+		device := e.Type == sdk.TypeChar || e.Type == sdk.TypeBlock
+		if e.Type != 0 && !device {
 			continue
 		}
 		var st unix.Stat_t
 		switch err := unix.Fstatat(fd, e.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err {
 		case nil:
 			e.Type = st.Mode & sdk.TypeMask
+			if device {
+				a := attrFromStat(&st)
+				e.Attr = &a
+			}
 		case unix.ENOENT:
 			// Removed since it was listed; a listing is not a snapshot, and
 			// the entry stays with an unknown type.

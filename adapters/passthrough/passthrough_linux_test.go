@@ -512,6 +512,25 @@ func TestMknodDevicesAndFIFOs(t *testing.T) {
 	assert.Equal(t, dev, a.Rdev)
 
 	requireErrno(t, syscall.EEXIST, f.Mknod(ctx, "fifo", sdk.TypeFIFO|0o600, 0))
+
+	// ReadDir gives device nodes their attributes, so that a union over
+	// this layer can tell a whiteout (0/0) from a device without a Stat.
+	require.NoError(t, f.Mknod(ctx, "whiteout", sdk.TypeChar, 0))
+	entries, err := f.ReadDir(ctx, ".")
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	devices := map[string]uint64{"zero": dev, "whiteout": 0}
+	for _, e := range entries {
+		rdev, isDev := devices[e.Name]
+		if !isDev {
+			assert.Nil(t, e.Attr, e.Name)
+			continue
+		}
+		require.NotNil(t, e.Attr, e.Name)
+		assert.Equal(t, sdk.TypeChar, e.Attr.Mode&sdk.TypeMask, e.Name)
+		assert.Equal(t, rdev, e.Attr.Rdev, e.Name)
+		assert.Equal(t, lstat(t, filepath.Join(dir, e.Name)).Ino, e.Attr.Ino, e.Name)
+	}
 }
 
 func TestMkdirReadDirRmdir(t *testing.T) {
