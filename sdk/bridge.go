@@ -79,6 +79,16 @@ func newBridge(ctx context.Context, fsys FileSystem, opts *resolved, destroyed f
 	if !opts.NoXattrs {
 		b.xattrer, _ = fsys.(Xattrer)
 	}
+	if b.xattrer != nil {
+		// A wrapper (the write-back layer, a latency injector) has the
+		// methods whether or not what it wraps does, and answers
+		// ErrNotSupported. A root that cannot list its xattrs means a
+		// filesystem without any: answering ENOSYS (noXattrs) then lets the
+		// kernel stop asking for security.capability before every write(2).
+		if _, err := b.xattrer.ListXattr(ctx, "."); errors.Is(err, ErrNotSupported) {
+			b.xattrer = nil
+		}
+	}
 	b.mknoder, _ = fsys.(Mknoder)
 	b.accesser, _ = fsys.(Accesser)
 	b.syncer, _ = fsys.(Syncer)

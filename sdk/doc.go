@@ -79,5 +79,6 @@
 // when a forced unmount tears the mount down. flock and POSIX locks are
 // handled by the kernel locally. While xattrs are on, the kernel asks for
 // "security.capability" before every write(2); the SDK caches the answer,
-// but each question is still a round trip (Options.NoXattrs ends them).
+// but each question is still a round trip (Options.NoXattrs ends them, and
+// so does a filesystem whose root answers ListXattr with ErrNotSupported).
 package sdk

@@ -120,7 +120,9 @@ type Options struct {
 	// filesystem implements Xattrer: xattr calls fail with EOPNOTSUPP. The
 	// kernel asks for security.capability before every write(2) while
 	// xattrs are on, which costs one round trip to the server per write;
-	// with NoXattrs it stops asking.
+	// with NoXattrs it stops asking. A filesystem whose root answers
+	// ListXattr with ErrNotSupported (a wrapper over one without xattrs)
+	// gets this without asking.
 	NoXattrs bool
 
 	// MaxWrite is the largest write the kernel sends, in bytes: a multiple of

@@ -528,3 +528,35 @@ func TestNoXattrsHidesThem(t *testing.T) {
 	_, err := unix.Getxattr(p, "user.a", make([]byte, 8))
 	assert.ErrorIs(t, err, unix.EOPNOTSUPP)
 }
+
+// withoutXattrs has the Xattrer methods, as a wrapper does, over a
+// filesystem that has none.
+type withoutXattrs struct{ sdk.FileSystem }
+
+func (withoutXattrs) GetXattr(context.Context, string, string) ([]byte, error) {
+	return nil, sdk.ErrNotSupported
+}
+func (withoutXattrs) SetXattr(context.Context, string, string, []byte, sdk.XattrFlags) error {
+	return sdk.ErrNotSupported
+}
+func (withoutXattrs) ListXattr(context.Context, string) ([]string, error) {
+	return nil, sdk.ErrNotSupported
+}
+func (withoutXattrs) RemoveXattr(context.Context, string, string) error { return sdk.ErrNotSupported }
+
+// A filesystem whose root cannot list xattrs has none: the kernel is told
+// so once and stops asking for security.capability before every write.
+func TestXattrerWithoutXattrsEndsTheKernelsQuestions(t *testing.T) {
+	srv := sdktest.Mount(t, withoutXattrs{sdktest.NewMemFS()}, nil)
+	p := filepath.Join(srv.Dir(), "f")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	for range 20 {
+		_, err := f.Write([]byte("x"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+	assert.LessOrEqual(t, srv.Stats().Ops[sdk.OpGetxattr].Count, uint64(1), "GETXATTR requests")
+	_, err = unix.Getxattr(p, "user.a", make([]byte, 8))
+	assert.ErrorIs(t, err, unix.EOPNOTSUPP)
+}
