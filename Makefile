@@ -75,8 +75,10 @@ test: vet cross test-fuse2 test-fuse3 conformance
 bench: deps
 	bash conformance/bench/run-bench.sh
 
-# bench-writeback: write-back on and off over a 1 ms backend and sftp on
-# loopback, against rclone mount --vfs-cache-mode writes.
+# bench-writeback: write-back on and off over 1 ms backends (memfs and a
+# local directory) and sftp on loopback, against rclone mount
+# --vfs-cache-mode writes; 3 interleaved repetitions, libfuse2 build (run.sh
+# -tags fuse3 for the other). About 7 minutes.
 bench-writeback: deps
 	bash conformance/cmd/fusekit-wbbench/run.sh
 

@@ -6,9 +6,10 @@
 #   conformance/cmd/fusekit-wbbench/run.sh [-tags fuse3] [fusekit-wbbench flags...]
 #
 # Examples:
-#   run.sh                          # default build, 256 MiB per row
-#   run.sh -tags fuse3 -csv wb.csv  # libfuse3 build, CSV too
-#   run.sh -size 32M -only latency  # a quick look
+#   run.sh                                  # default build, 256 MiB per row, 3 repetitions
+#   run.sh -tags fuse3 -csv wb.csv          # libfuse3 build, every measurement in a CSV too
+#   run.sh -size 32M -reps 1 -only latency  # a quick look
+#   run.sh -latency 1ns -wt-latency-size 0 -only latency  # the same rows without latency: the ceiling
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../../.." && pwd)
