@@ -165,10 +165,11 @@ func (c *config) options(stderr io.Writer) *sdk.Options {
 		AttrTimeout:  c.attrTimeout,
 		EntryTimeout: c.entryTimeout,
 		// MemMapFs keeps no extended attributes. -writeback's FS offers
-		// them all the same (answering EOPNOTSUPP), and the kernel then
-		// asks for security.capability before every write(2): a round trip
-		// per write that the store alone does not cost. Saying so at mount
-		// time stops it.
+		// them all the same (answering EOPNOTSUPP); if the kernel believed
+		// it, it would ask for security.capability before every write(2),
+		// a round trip per write that the store alone does not cost. The
+		// SDK also finds out at mount (ListXattr of the root fails); this
+		// says it outright.
 		NoXattrs: true,
 		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}

@@ -97,7 +97,8 @@
 // complete in any order, so after a crash the backend file can have a
 // hole where an earlier chunk had not landed yet. The optional
 // capabilities (symlinks, links, xattrs, mknod, access) are always present
-// on FS and answer sdk.ErrNotSupported when the backend lacks them; over a
-// backend without xattrs, mount with sdk.Options.NoXattrs, or the kernel
-// asks for security.capability before every write(2), one round trip each.
+// on FS and answer sdk.ErrNotSupported when the backend lacks them. For
+// xattrs the SDK sees that at mount (ListXattr of the root) and turns them
+// off, so the kernel does not ask for security.capability before every
+// write(2); sdk.Options.NoXattrs says so explicitly.
 package writeback

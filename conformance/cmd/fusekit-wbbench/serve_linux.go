@@ -155,10 +155,11 @@ func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err
 		}
 		fsys = wb
 	}
-	// Neither store has extended attributes; saying so lets the kernel
-	// stop asking for security.capability before every write(2), a round
-	// trip that write-back (whose FS always offers xattrs) would otherwise
-	// pay and write-through (aferofs offers none) would not.
+	// Neither store has extended attributes. Saying so (the SDK would also
+	// find out at mount) keeps the kernel from asking for
+	// security.capability before every write(2), a round trip that
+	// write-back (whose FS always offers xattrs) would pay and
+	// write-through (aferofs offers none) would not.
 	srv, err := sdk.Mount(fsys, c.mountpoint, &sdk.Options{FSName: fsname, Subtype: "wbbench", NoXattrs: true})
 	if err != nil {
 		if wb != nil {
