@@ -343,7 +343,7 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 	default:
 		err = o.copyData(ctx, n.top, n.name, dst, 0)
 	}
-	if err == nil && (how == copyData || how == copyMeta && !o.metacopy) {
+	if err == nil && !o.volatile && (how == copyData || how == copyMeta && !o.metacopy) {
 		// Only data needs the fsync: a stub is metadata, which the rename
 		// into place orders after itself on journaling filesystems, as
 		// the kernel's metacopy relies on too.
@@ -501,7 +501,7 @@ func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error 
 		return copyUpFailed(n.name, err)
 	}
 	err = o.copyData(ctx, layer, src, dst, n.attr.Size)
-	if err == nil {
+	if err == nil && !o.volatile {
 		err = dst.Sync(ctx, false)
 	}
 	if err != nil {

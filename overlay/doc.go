@@ -38,9 +38,12 @@
 // the upper so that the final rename is atomic), fsync'd, and renamed into
 // place: after a crash or ENOSPC the merged view shows the lower object, never
 // a partial copy, and New clears the leftovers. The fsync is what kernel
-// overlayfs does too (unless mounted with its volatile option): without it a
-// power failure could leave an empty file in the upper hiding the intact
-// lower one. fuse-overlayfs and unionfs-fuse copy without it. The lower is never written.
+// overlayfs does too: without it a power failure could leave an empty file in
+// the upper hiding the intact lower one. fuse-overlayfs and unionfs-fuse copy
+// without it. Config.Volatile drops it, and every other sync to the upper, as
+// the kernel's volatile option does; a killed server is still safe then (the
+// rename is atomic and the kernel keeps the written pages), a crashed machine
+// is not. The lower is never written.
 // Copy-ups of one name are serialised, so two openers cause one copy. A
 // failed copy-up returns a *CopyUpError ("copy-up of NAME failed: no space
 // left on device") wrapping the errno.

@@ -67,6 +67,16 @@ type Config struct {
 	// lower until the first write, when the upper can store the marker
 	// xattr.
 	DisableMetacopy bool
+	// Volatile skips every sync to the upper, as kernel overlayfs's
+	// volatile option does: copy-ups are renamed into place without an
+	// fsync, and fsync, fdatasync and syncfs through the mount return
+	// success without reaching the upper. Copy-up of small files gets
+	// faster by the cost of an fsync each, but after a power failure or a
+	// crash of the machine an upper file may be empty or partial, hiding
+	// the intact lower one. For scratch layers that are thrown away after a
+	// crash (build sandboxes, test fixtures); the default keeps the upper
+	// durable.
+	Volatile bool
 }
 
 // FS is a union of layers. It implements sdk.FileSystem and the optional
@@ -80,6 +90,8 @@ type FS struct {
 	format  WhiteoutFormat // resolved: WhiteoutKernel or WhiteoutOCI
 	// metacopy is true when metacopy is enabled and the upper stores xattrs.
 	metacopy bool
+	// volatile is Config.Volatile: no syncs reach the upper.
+	volatile bool
 
 	inodes *inodeTable
 	// cache remembers how resolved directories merge and the metacopy
@@ -126,7 +138,7 @@ func New(cfg Config) (*FS, error) {
 	if len(cfg.Lowers) == 0 {
 		return nil, &ConfigError{"Lowers", "at least one lower layer is needed"}
 	}
-	o := &FS{upper: cfg.Upper, workDir: cfg.WorkDir, inodes: newInodeTable(), cache: newDirCache()}
+	o := &FS{upper: cfg.Upper, workDir: cfg.WorkDir, volatile: cfg.Volatile, inodes: newInodeTable(), cache: newDirCache()}
 	if o.upper != nil {
 		o.layers = append(o.layers, o.upper)
 		o.upperX, _ = o.upper.(sdk.Xattrer)
@@ -378,6 +390,9 @@ func (o *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 
 // SyncFS implements sdk.Syncer by syncing the upper.
 func (o *FS) SyncFS(ctx context.Context) error {
+	if o.volatile {
+		return nil
+	}
 	if s, ok := o.upper.(sdk.Syncer); ok {
 		return s.SyncFS(ctx)
 	}

@@ -4,10 +4,12 @@ package overlay
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -292,6 +294,70 @@ func TestConcurrentOpenersCopyUpOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, up.staged)
 	assert.Equal(t, "abcdefgh", readAll(t, o, "f")[:8])
+}
+
+// syncCountingFS counts the syncs that reach the upper: fsync of any file
+// opened on it, and syncfs.
+type syncCountingFS struct {
+	sdk.FileSystem
+	syncs atomic.Int32
+}
+
+type syncCountingFile struct {
+	sdk.File
+	fs *syncCountingFS
+}
+
+func (c *syncCountingFS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	f, err := c.FileSystem.Open(ctx, name, flags, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &syncCountingFile{File: f, fs: c}, nil
+}
+
+func (c *syncCountingFS) SyncFS(ctx context.Context) error {
+	c.syncs.Add(1)
+	return nil
+}
+
+func (f *syncCountingFile) Sync(ctx context.Context, datasync bool) error {
+	f.fs.syncs.Add(1)
+	return f.File.Sync(ctx, datasync)
+}
+
+// TestVolatileSkipsUpperSyncs: by default a copy-up is fsync'd before it is
+// renamed into place and fsync/syncfs reach the upper; with Volatile none of
+// them do, and the data is the same.
+func TestVolatileSkipsUpperSyncs(t *testing.T) {
+	for _, volatile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("volatile=%v", volatile), func(t *testing.T) {
+			lower := t.TempDir()
+			makeTree(t, lower, tree{"d/f": "lower data", "g": "gg"})
+			up := &syncCountingFS{FileSystem: pt(t, t.TempDir())}
+			o, err := New(Config{Upper: up, Lowers: []sdk.FileSystem{pt(t, lower)}, Volatile: volatile})
+			require.NoError(t, err)
+
+			writeAt(t, o, "d/f", oWronly|oAppend, "!", 10)
+			copyUpSyncs := up.syncs.Load()
+			f, err := o.Open(bg, "g", oRdwr, 0)
+			require.NoError(t, err)
+			require.NoError(t, f.Sync(bg, false))
+			require.NoError(t, f.Sync(bg, true))
+			require.NoError(t, f.Close())
+			require.NoError(t, o.SyncFS(bg))
+
+			if volatile {
+				assert.Zero(t, up.syncs.Load(), "syncs that reached the upper")
+			} else {
+				assert.Positive(t, copyUpSyncs, "the copy-up of d/f was not fsync'd")
+				// Two copy-up syncs at least (d/f, g), the two fsyncs, the syncfs.
+				assert.GreaterOrEqual(t, up.syncs.Load(), copyUpSyncs+4)
+			}
+			assert.Equal(t, "lower data!", readAll(t, o, "d/f"))
+			assert.Equal(t, "gg", readAll(t, o, "g"))
+		})
+	}
 }
 
 func TestENOSPCDuringCopyUp(t *testing.T) {

@@ -46,6 +46,7 @@ type config struct {
 	debug      bool
 	whiteouts  string
 	noMetacopy bool
+	volatile   bool
 }
 
 // usageError is a command line mistake: exit status 2 and the usage text.
@@ -76,7 +77,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.BoolVar(&c.debug, "debug", false, "log every operation to stderr")
 	fl.StringVar(&c.whiteouts, "whiteouts", "auto", "whiteout format written to the upper: auto, kernel or oci")
 	fl.BoolVar(&c.noMetacopy, "no-metacopy", false, "copy file data on metadata-only changes too")
-	fl.Func("o", "fuse-overlayfs style options: lowerdir=,upperdir=,workdir=,ro,rw,allow_other", func(s string) error {
+	fl.BoolVar(&c.volatile, "volatile", false, "never sync the upper: faster copy-up, but a machine crash can leave empty or partial upper files (kernel overlayfs's volatile)")
+	fl.Func("o", "fuse-overlayfs style options: lowerdir=,upperdir=,workdir=,ro,rw,allow_other,volatile", func(s string) error {
 		opts = append(opts, s)
 		return nil
 	})
@@ -144,10 +146,12 @@ func (c *config) applyOptions(list string, lower *string) error {
 			c.allowOther = true
 		case key == "debug" && !hasVal:
 			c.debug = true
+		case key == "volatile" && !hasVal:
+			c.volatile = true
 		case key == "default_permissions" && !hasVal, key == "":
 			// The SDK always asks the kernel to check permissions.
 		default:
-			return usagef("unknown option %q in -o %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, debug)", o, list)
+			return usagef("unknown option %q in -o %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, debug, volatile)", o, list)
 		}
 	}
 	return nil

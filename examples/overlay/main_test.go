@@ -17,6 +17,7 @@ func TestParseFuseOverlayfsStyle(t *testing.T) {
 	assert.Equal(t, "/mnt", c.mountpoint)
 	assert.True(t, c.allowOther)
 	assert.False(t, c.readOnly)
+	assert.False(t, c.volatile)
 
 	// Options after the mountpoint, as mount(8) passes them.
 	c, err = parseArgs([]string{"/mnt", "-o", "ro,lowerdir=/l"}, &bytes.Buffer{})
@@ -24,6 +25,10 @@ func TestParseFuseOverlayfsStyle(t *testing.T) {
 	assert.Equal(t, "/mnt", c.mountpoint)
 	assert.True(t, c.readOnly)
 	assert.Equal(t, []string{"/l"}, c.lowers)
+
+	c, err = parseArgs([]string{"-o", "lowerdir=/l,upperdir=/u,volatile", "/mnt"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, c.volatile)
 }
 
 func TestParseGoStyle(t *testing.T) {
@@ -35,6 +40,11 @@ func TestParseGoStyle(t *testing.T) {
 	assert.True(t, c.allowOther)
 	assert.True(t, c.debug)
 	assert.Equal(t, "oci", c.whiteouts)
+	assert.False(t, c.volatile)
+
+	c, err = parseArgs([]string{"-lower", "a", "-upper", "u", "-volatile", "m"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, c.volatile)
 }
 
 func TestParseErrorsNameTheProblem(t *testing.T) {

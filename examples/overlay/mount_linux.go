@@ -36,7 +36,7 @@ func mount(c *config, logger *slog.Logger) (m *mounted, err error) {
 		m.closers = append(m.closers, l)
 		lowers = append(lowers, l)
 	}
-	cfg := overlay.Config{Lowers: lowers, DisableMetacopy: c.noMetacopy}
+	cfg := overlay.Config{Lowers: lowers, DisableMetacopy: c.noMetacopy, Volatile: c.volatile}
 	switch c.whiteouts {
 	case "kernel":
 		cfg.Whiteouts = overlay.WhiteoutKernel

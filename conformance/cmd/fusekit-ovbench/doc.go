@@ -25,5 +25,7 @@
 // unionfs-fuse, above 1 when fusekit is faster.
 //
 // It needs root (mount -t overlay, drop_caches), /dev/fuse, tar, find,
-// grep, fuse-overlayfs and unionfs-fuse; -targets leaves targets out.
+// grep, fuse-overlayfs and unionfs-fuse; -targets leaves targets out, or
+// adds fusekit-fuse2-volatile: the libfuse2 build with -o volatile, which
+// does not fsync its copy-ups, as neither FUSE peer does.
 package main

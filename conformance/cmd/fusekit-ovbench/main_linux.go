@@ -68,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.rows, err = parseList(rowList, "row", rowNames()); err != nil {
 		return nil, err
 	}
-	if o.targets, err = parseList(targetList, "target", strings.Split(allTargetList, ",")); err != nil {
+	if o.targets, err = parseList(targetList, "target", strings.Split(validTargets, ",")); err != nil {
 		return nil, err
 	}
 	for _, s := range []struct {

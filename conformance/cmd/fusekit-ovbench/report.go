@@ -20,6 +20,11 @@ const (
 	fusekit2Name  = "fusekit-fuse2"
 	fusekit3Name  = "fusekit-fuse3"
 	allTargetList = kernelName + "," + fuseOvlName + "," + unionfsName + "," + fusekit2Name + "," + fusekit3Name
+	// fusekitVolName is the libfuse2 build mounted with -o volatile (no
+	// fsync of copy-ups, as fuse-overlayfs and unionfs-fuse): not in the
+	// default list, asked for with -targets.
+	fusekitVolName = "fusekit-fuse2-volatile"
+	validTargets   = allTargetList + "," + fusekitVolName
 )
 
 // measurement is one timed run of one row on one target.
@@ -86,7 +91,7 @@ func formatRatio(v float64) string {
 // unionfs-fuse (above 1: fusekit is faster).
 func (r *report) writeTable(w io.Writer) error {
 	var ratios [][2]string // fusekit target, peer
-	for _, fk := range []string{fusekit2Name, fusekit3Name} {
+	for _, fk := range []string{fusekit2Name, fusekit3Name, fusekitVolName} {
 		for _, peer := range []string{fuseOvlName, unionfsName} {
 			if r.has(fk) && r.has(peer) {
 				ratios = append(ratios, [2]string{fk, peer})

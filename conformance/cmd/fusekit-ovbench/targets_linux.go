@@ -44,6 +44,9 @@ func targetsFor(names []string, fusekit2, fusekit3 string) ([]target, error) {
 		fusekit3Name: {name: fusekit3Name, argv: func(l, u, w, m string) []string {
 			return []string{fusekit3, "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, m}
 		}},
+		fusekitVolName: {name: fusekitVolName, argv: func(l, u, w, m string) []string {
+			return []string{fusekit2, "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",volatile", m}
+		}},
 	}
 	var out []target
 	for _, n := range names {
@@ -51,7 +54,11 @@ func targetsFor(names []string, fusekit2, fusekit3 string) ([]target, error) {
 		if t.argv != nil {
 			bin := t.argv("", "", "", "")[0]
 			if bin == "" {
-				return nil, fmt.Errorf("target %s: give its binary with -%s", n, n)
+				binFlag := n
+				if n == fusekitVolName {
+					binFlag = fusekit2Name
+				}
+				return nil, fmt.Errorf("target %s: give its binary with -%s", n, binFlag)
 			}
 			if _, err := exec.LookPath(bin); err != nil {
 				return nil, fmt.Errorf("target %s: %w (run.sh installs and builds what is missing)", n, err)
