@@ -40,10 +40,10 @@
 // a partial copy, and New clears the leftovers. The fsync is what kernel
 // overlayfs does too: without it a power failure could leave an empty file in
 // the upper hiding the intact lower one. fuse-overlayfs and unionfs-fuse copy
-// without it. Config.Volatile drops it, and every other sync to the upper, as
-// the kernel's volatile option does; a killed server is still safe then (the
-// rename is atomic and the kernel keeps the written pages), a crashed machine
-// is not. The lower is never written.
+// without it. Config.Volatile drops it, as the kernel's volatile option does;
+// a killed server is still safe then (the rename is atomic and the kernel
+// keeps the written pages), a crashed machine is not. fsync and syncfs
+// through the mount still reach the upper. The lower is never written.
 // Copy-ups of one name are serialised, so two openers cause one copy. A
 // failed copy-up returns a *CopyUpError ("copy-up of NAME failed: no space
 // left on device") wrapping the errno.

@@ -10,16 +10,6 @@ import (
 type file struct {
 	sdk.File
 	ino uint64
-	// volatile drops the syncs (Config.Volatile).
-	volatile bool
-}
-
-// Sync implements sdk.File.
-func (f *file) Sync(ctx context.Context, datasync bool) error {
-	if f.volatile {
-		return nil
-	}
-	return f.File.Sync(ctx, datasync)
 }
 
 // Flush implements sdk.Flusher for layers that flush (a write-back upper).
@@ -52,8 +42,8 @@ var (
 // only when the handle's attributes are the merged ones: not for a stub
 // opened for reading, whose data handle belongs to a lower file with the
 // lower's metadata.
-func wrapFile(f sdk.File, ino uint64, handleIsTruth, volatile bool) sdk.File {
-	base := file{File: f, ino: ino, volatile: volatile}
+func wrapFile(f sdk.File, ino uint64, handleIsTruth bool) sdk.File {
+	base := file{File: f, ino: ino}
 	if st, ok := f.(sdk.FileStater); ok && handleIsTruth {
 		return &statFile{file: base, st: st}
 	}

@@ -53,7 +53,7 @@ func (o *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	if err != nil {
 		return nil, err
 	}
-	return wrapFile(f, o.ino(n), n.origin == "", o.volatile), nil
+	return wrapFile(f, o.ino(n), n.origin == ""), nil
 }
 
 // create makes a new regular file for Open with O_CREAT.
@@ -78,7 +78,7 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 		if err != nil {
 			return nil, err
 		}
-		return wrapFile(f, o.ino(n), true, o.volatile), nil
+		return wrapFile(f, o.ino(n), true), nil
 	} else if !notExist(err) {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 	if a.Ino != 0 && o.metacopy {
 		o.cache.setMark(a.Ino, "") // new, so no stub
 	}
-	return wrapFile(f, o.inodes.get(identityOf(0, a.Ino, name)), true, o.volatile), nil
+	return wrapFile(f, o.inodes.get(identityOf(0, a.Ino, name)), true), nil
 }
 
 // _createAt creates a new object at name, which the merged view shows as

@@ -67,15 +67,16 @@ type Config struct {
 	// lower until the first write, when the upper can store the marker
 	// xattr.
 	DisableMetacopy bool
-	// Volatile skips every sync to the upper, as kernel overlayfs's
-	// volatile option does: copy-ups are renamed into place without an
-	// fsync, and fsync, fdatasync and syncfs through the mount return
-	// success without reaching the upper. Copy-up of small files gets
-	// faster by the cost of an fsync each, but after a power failure or a
-	// crash of the machine an upper file may be empty or partial, hiding
-	// the intact lower one. For scratch layers that are thrown away after a
-	// crash (build sandboxes, test fixtures); the default keeps the upper
-	// durable.
+	// Volatile renames copy-ups into place without the fsync that
+	// otherwise makes them durable first, as kernel overlayfs's volatile
+	// option does. Copy-up of small files gets faster by the cost of an
+	// fsync each, but after a power failure or a crash of the machine an
+	// upper file may be empty or partial, hiding the intact lower one. For
+	// scratch layers that are thrown away after a crash (build sandboxes,
+	// test fixtures); the default keeps the upper durable. Unlike the
+	// kernel's option, fsync and syncfs through the mount still reach the
+	// upper: for a write-back upper they are what drains its buffered data
+	// (the SDK's Unmount and Destroy call SyncFS), which must not be lost.
 	Volatile bool
 }
 
@@ -90,7 +91,7 @@ type FS struct {
 	format  WhiteoutFormat // resolved: WhiteoutKernel or WhiteoutOCI
 	// metacopy is true when metacopy is enabled and the upper stores xattrs.
 	metacopy bool
-	// volatile is Config.Volatile: no syncs reach the upper.
+	// volatile is Config.Volatile: copy-ups are not fsync'd.
 	volatile bool
 
 	inodes *inodeTable
@@ -390,9 +391,6 @@ func (o *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 
 // SyncFS implements sdk.Syncer by syncing the upper.
 func (o *FS) SyncFS(ctx context.Context) error {
-	if o.volatile {
-		return nil
-	}
 	if s, ok := o.upper.(sdk.Syncer); ok {
 		return s.SyncFS(ctx)
 	}

@@ -77,7 +77,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.BoolVar(&c.debug, "debug", false, "log every operation to stderr")
 	fl.StringVar(&c.whiteouts, "whiteouts", "auto", "whiteout format written to the upper: auto, kernel or oci")
 	fl.BoolVar(&c.noMetacopy, "no-metacopy", false, "copy file data on metadata-only changes too")
-	fl.BoolVar(&c.volatile, "volatile", false, "never sync the upper: faster copy-up, but a machine crash can leave empty or partial upper files (kernel overlayfs's volatile)")
+	fl.BoolVar(&c.volatile, "volatile", false, "do not fsync copy-ups: faster copy-up, but a machine crash can leave empty or partial upper files (kernel overlayfs's volatile)")
 	fl.Func("o", "fuse-overlayfs style options: lowerdir=,upperdir=,workdir=,ro,rw,allow_other,volatile", func(s string) error {
 		opts = append(opts, s)
 		return nil
