@@ -46,8 +46,9 @@ cross: deps
 
 # The race runs leave the shipped-filesystem matrix (TestShippedFilesystems)
 # to the conformance targets below, which run it in full right after: under
-# the race detector it repeated the same suite for a third of these runs'
-# time. Every package's own mount tests still run with -race.
+# the race detector it repeated the same suite and took 107 of 277 s of
+# package time with libfuse2, 188 of 412 s with libfuse3 (CI log, 2026-12-01).
+# Every package's own mount tests still run with -race.
 RACE_SKIP := -skip '^TestShippedFilesystems$$'
 
 test-fuse2: deps
