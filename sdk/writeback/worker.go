@@ -98,6 +98,18 @@ func (f *FS) worker() {
 	}
 }
 
+// failLocked reports a write-back failure: OnError hears of it before anyone
+// waiting for this write-back does (n.workers keeps the node from looking
+// clean meanwhile), then the handles and waiters. n.mu is held on entry and
+// on return, and dropped in between.
+func (f *FS) failLocked(n *node, e *WriteBackError) {
+	n.mu.Unlock()
+	f.tellError(e.Name, e)
+	n.mu.Lock()
+	f.recordError(e.Name, e)
+	n.recordFailureLocked(e)
+}
+
 // writeBack sends a node's buffered data to the backend in offset order,
 // one chunk at a time per worker. While it has a chunk in flight and the
 // file has more to send, it queues the node again, so that another worker
@@ -139,28 +151,25 @@ func (f *FS) writeBack(n *node) {
 		n.mu.Unlock()
 		err := f.writeChunk(wf, c.extent)
 		n.mu.Lock()
-		n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
 		size := int64(len(c.data))
 		if err != nil {
+			// Reported while the chunk is still in flight, so that no other
+			// worker takes its range and sends it again (or succeeds and is
+			// then marked failed) while the lock is dropped for OnError;
+			// readers still see its bytes.
+			failure = &WriteBackError{Name: name, Off: c.off, Len: len(c.data), Err: err}
+			f.failLocked(n, failure)
 			// Put the chunk back under whatever was written meanwhile: the
-			// data stays buffered until the error is reported and a later
-			// write-back succeeds.
+			// data stays buffered until a later write-back succeeds.
+			n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
 			_, pages := n.buf.fillHoles(c.off, c.data)
 			delta := pages*n.buf.ps - c.acct
 			n.dirty += delta
 			f.release(-delta)
 			f.chunks.put(c.buf)
-			failure = &WriteBackError{Name: name, Off: c.off, Len: len(c.data), Err: err}
-			// OnError hears of the failure before anyone waiting for this
-			// write-back does; workers keeps the node from looking clean
-			// meanwhile.
-			n.mu.Unlock()
-			f.tellError(failure.Name, failure)
-			n.mu.Lock()
-			f.recordError(failure.Name, failure)
-			n.recordFailureLocked(failure)
 			break
 		}
+		n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
 		n.dirty -= c.acct
 		f.release(c.acct)
 		f.chunks.put(c.buf)
@@ -172,11 +181,7 @@ func (f *FS) writeBack(n *node) {
 	for failure == nil && n.workers == 1 && len(n.flight) == 0 && n.owned && n.buf.empty() && !n.truncating {
 		if err := f.setMtime(n); err != nil {
 			failure = &WriteBackError{Name: n.name, Err: err}
-			n.mu.Unlock()
-			f.tellError(failure.Name, failure)
-			n.mu.Lock()
-			f.recordError(failure.Name, failure)
-			n.recordFailureLocked(failure)
+			f.failLocked(n, failure)
 		}
 	}
 	if n.buf.empty() && len(n.flight) == 0 {
