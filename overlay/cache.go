@@ -81,14 +81,6 @@ func newDirCache() *dirCache {
 	return &dirCache{marks: make(map[uint64]string)}
 }
 
-// snapshot returns the current generation, to be passed to the store
-// methods by a resolution that starts now.
-func (c *dirCache) snapshot() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
-
 // walk follows elems through the cached directories. It returns the
 // generation, the info of the deepest cached directory on the path (nil
 // when not even the root is cached) and how many elements it covers.

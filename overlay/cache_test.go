@@ -8,6 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// snapshot returns the current generation, as a resolution starting now
+// would get it from walk.
+func (c *dirCache) snapshot() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
 func elems(name string) []string { return strings.Split(name, "/") }
 
 // cached returns the info the cache holds for name, or nil.

@@ -332,7 +332,13 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 	// Created with the final permission bits: the creating open may
 	// write whatever they say, and a chmod is saved unless the owner must
 	// change too (chown clears set-user-ID and set-group-ID).
-	dst, err := o.upper.Open(ctx, tmp, oCreat|oExcl|oWronly, n.attr.Mode&sdk.PermMask)
+	perm := n.attr.Mode & sdk.PermMask
+	if how == copyMeta && o.metacopy {
+		// The marker is set by path below, which needs write permission
+		// unless the server is root; copyMetadata sets the final mode.
+		perm |= 0o600
+	}
+	dst, err := o.upper.Open(ctx, tmp, oCreat|oExcl|oWronly, perm)
 	if err != nil {
 		return nil, err
 	}

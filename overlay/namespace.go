@@ -107,7 +107,7 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 	if a.Ino != 0 && o.metacopy {
 		o.cache.setMark(a.Ino, "") // new, so no stub
 	}
-	return wrapFile(f, o.inodes.get(identityOf(0, a.Ino, name)), true), nil
+	return wrapFile(f, o.ino(&node{name: name, attr: a}), true), nil
 }
 
 // _createAt creates a new object at name, which the merged view shows as
@@ -132,11 +132,13 @@ func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p
 	if err != nil {
 		return err
 	}
+	// The object exists now, so a failure to resolve its parent must not
+	// be reported as a failed create: then look for the whiteout anyway.
 	parent, err := o.resolveDir(ctx, parentName(name))
-	if err != nil || len(parent.dirs) == 1 || parent.upperClean {
+	if err == nil && (len(parent.dirs) == 1 || parent.upperClean) {
 		// No layer below the upper directory, so an OCI whiteout there
 		// would hide nothing; or it is known to hold none.
-		return err
+		return nil
 	}
 	wh := joinName(parentName(name), OCIWhiteoutName(baseName(name)))
 	if _, err := o.upper.Stat(ctx, wh); err != nil {
