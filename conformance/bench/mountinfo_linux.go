@@ -91,6 +91,28 @@ func fuseMountedAt(dir string) (bool, error) {
 	return found, nil
 }
 
+// FUSEMountedAt reports whether a FUSE filesystem is mounted on dir, which
+// must be absolute and free of symlinks (mountinfo lists resolved paths).
+func FUSEMountedAt(dir string) (bool, error) { return fuseMountedAt(dir) }
+
+// MountsUnder lists the mount points at dir or below it (absolute, free of
+// symlinks), in mount order.
+func MountsUnder(dir string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := parseMountinfo(f)
+	var out []string
+	for _, e := range entries {
+		if e.Point == dir || strings.HasPrefix(e.Point, dir+"/") {
+			out = append(out, e.Point)
+		}
+	}
+	return out, err
+}
+
 // detach lazily unmounts dir: umount2(MNT_DETACH) as root, fusermount3 or
 // fusermount otherwise. A lazy unmount also ends a daemon that is stuck,
 // because the kernel aborts its pending requests once the last user is

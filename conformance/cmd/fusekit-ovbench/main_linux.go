@@ -131,22 +131,30 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return err
 	}
+	// mountinfo lists resolved paths; a -dir or $TMPDIR through a symlink
+	// would never match them.
+	if o.dir, err = filepath.EvalSymlinks(o.dir); err != nil {
+		return err
+	}
 	lt, err := buildLower(ctx, o.dir, o.lower, logf)
 	if err != nil {
 		return err
 	}
 	runDir := filepath.Join(o.dir, "run")
-	if left := mountsUnder(runDir); len(left) > 0 {
+	if left, err := fkbench.MountsUnder(runDir); err != nil {
+		return err
+	} else if len(left) > 0 {
 		return fmt.Errorf("mounts left under %s by an earlier run: %v (unmount them first)", runDir, left)
 	}
 	if err := os.RemoveAll(runDir); err != nil {
 		return err
 	}
 	defer func() {
-		for _, m := range mountsUnder(runDir) {
-			_ = unix.Unmount(m.point, unix.MNT_DETACH)
+		left, _ := fkbench.MountsUnder(runDir)
+		for _, m := range left {
+			_ = unix.Unmount(m, unix.MNT_DETACH)
 		}
-		if len(mountsUnder(runDir)) == 0 {
+		if left, lerr := fkbench.MountsUnder(runDir); lerr == nil && len(left) == 0 {
 			err = errors.Join(err, os.RemoveAll(runDir))
 		}
 	}()

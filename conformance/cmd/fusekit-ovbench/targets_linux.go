@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	fkbench "github.com/fusekit/fusekit/conformance/bench"
 )
 
 // Bounds on a broken setup, not measurements.
@@ -92,8 +92,10 @@ func startMount(t target, lower, upper, work, mnt string) (*mount, error) {
 	m.cmd = exec.Command(argv[0], argv[1:]...)
 	m.out = &tailBuffer{max: 8 << 10}
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
-	// Its own process group, and killed with us.
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group, and told to stop when we die: SIGTERM, not
+	// SIGKILL, so that the daemon still unmounts itself and the next run
+	// finds no dead mount in its way.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", t.name, err)
 	}
@@ -104,7 +106,7 @@ func startMount(t target, lower, upper, work, mnt string) (*mount, error) {
 	}()
 	deadline := time.Now().Add(mountTimeout)
 	for {
-		ok, err := fuseMountedAt(mnt)
+		ok, err := fkbench.FUSEMountedAt(mnt)
 		if err != nil {
 			return nil, errors.Join(err, m.stop())
 		}
@@ -150,7 +152,9 @@ func (m *mount) stop() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err == unix.EINVAL && m.done != nil {
-		err = nil // the daemon failed before mounting
+		// The daemon failed before mounting; no unmount will end it.
+		err = nil
+		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
 	}
 	if m.done == nil {
 		return err
@@ -167,73 +171,6 @@ func (m *mount) stop() error {
 		return fmt.Errorf("unmounting %s (%s): %w", m.dir, m.t.name, err)
 	}
 	return nil
-}
-
-// fuseMountedAt reports whether /proc/self/mountinfo lists a FUSE mount on
-// dir.
-func fuseMountedAt(dir string) (bool, error) {
-	for _, e := range mountsUnder(dir) {
-		if e.point == dir && strings.HasPrefix(e.fstype, "fuse") {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-type mountEntry struct{ point, fstype string }
-
-// mountsUnder lists the mounts at dir or below it.
-func mountsUnder(dir string) []mountEntry {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []mountEntry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(fields) < 5 || sep < 0 || sep+1 >= len(fields) {
-			continue
-		}
-		p := unescapeOctal(fields[4])
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			out = append(out, mountEntry{point: p, fstype: fields[sep+1]})
-		}
-	}
-	return out
-}
-
-// unescapeOctal undoes mountinfo's \NNN escapes.
-func unescapeOctal(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			ok := true
-			for _, c := range []byte(s[i+1 : i+4]) {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + c - '0'
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // tailBuffer keeps the last max bytes written to it.
