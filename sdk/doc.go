@@ -64,7 +64,12 @@
 //
 // Callbacks arrive on libfuse's threads concurrently (up to MaxThreads with
 // libfuse3). The SDK serialises only O_APPEND writes to one file; a
-// FileSystem and its Files must be safe for concurrent use.
+// FileSystem and its Files must be safe for concurrent use. Each of those
+// threads holds on to a Go scheduler slot (a P) while it waits for its next
+// request, so Mount raises GOMAXPROCS to the CPU count plus libfuse's
+// threads unless Options.KeepGOMAXPROCS or the GOMAXPROCS variable says
+// otherwise: with only as many Ps as CPUs, the thread that gets a request
+// would often wait for the Go runtime to take a P back from an idle one.
 //
 // # Known limits
 //

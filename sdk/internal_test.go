@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -223,4 +224,28 @@ func TestIsHiddenName(t *testing.T) {
 	assert.False(t, isHiddenName(".fuse_hidden_mine"))
 	assert.False(t, isHiddenName(".fuse_hidden0000002A00000001"), "libfuse writes lower-case hex")
 	assert.False(t, isHiddenName(".fuse_hidden0000002a000000011"))
+}
+
+func TestRaiseProcs(t *testing.T) {
+	orig := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	want := runtime.NumCPU() + 10
+
+	runtime.GOMAXPROCS(1)
+	before, after := raiseProcs(10)
+	assert.Equal(t, 1, before)
+	assert.Equal(t, want, after)
+	assert.Equal(t, want, runtime.GOMAXPROCS(0))
+
+	runtime.GOMAXPROCS(want + 5)
+	before, after = raiseProcs(10)
+	assert.Equal(t, want+5, after, "never lowered")
+	assert.Equal(t, before, after)
+	assert.Equal(t, want+5, runtime.GOMAXPROCS(0))
+
+	t.Setenv("GOMAXPROCS", "1")
+	runtime.GOMAXPROCS(1)
+	_, after = raiseProcs(10)
+	assert.Equal(t, 1, after, "a GOMAXPROCS chosen by the environment is the program's decision")
+	assert.Equal(t, 1, runtime.GOMAXPROCS(0))
 }

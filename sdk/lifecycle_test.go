@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -340,4 +341,21 @@ func TestNoDescriptorLeaksToChildren(t *testing.T) {
 		assert.NotEqual(t, "/dev/fuse", l, "a child inherited a mount's /dev/fuse descriptor")
 		assert.False(t, strings.HasPrefix(l, "socket:"), "a child inherited a socket: %s", l)
 	}
+}
+
+// Mount gives every libfuse thread a P of its own unless told to keep
+// GOMAXPROCS; see Options.KeepGOMAXPROCS.
+func TestMountRaisesGOMAXPROCS(t *testing.T) {
+	orig := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Setenv("GOMAXPROCS", "") // the variable would stop Mount; Getenv treats empty as unset
+	}
+
+	runtime.GOMAXPROCS(1)
+	sdktest.Mount(t, sdktest.NewMemFS(), &sdk.Options{KeepGOMAXPROCS: true})
+	assert.Equal(t, 1, runtime.GOMAXPROCS(0), "KeepGOMAXPROCS must leave it alone")
+
+	sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	assert.Equal(t, runtime.NumCPU()+10, runtime.GOMAXPROCS(0), "CPUs plus libfuse's 10 threads")
 }

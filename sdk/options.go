@@ -136,6 +136,14 @@ type Options struct {
 	// sequential requests slower in measurements. libfuse2 has no cap and
 	// MaxThreads must be zero there.
 	MaxThreads int
+	// KeepGOMAXPROCS stops Mount from raising GOMAXPROCS. Mount otherwise
+	// makes it at least the CPU count plus libfuse's threads (10 with
+	// libfuse2, MaxThreads with libfuse3), because each thread parks a Go
+	// scheduler slot while it waits for the next request and the one that
+	// gets it must not wait for a free slot (measured: 20–25 % on
+	// metadata-heavy loads with 2 CPUs). The setting is process-wide; it is
+	// never lowered, and a GOMAXPROCS environment variable is respected.
+	KeepGOMAXPROCS bool
 
 	// OwnerUID, OwnerGID and Umask, when set, override the owner, group and
 	// permission bits reported for every file. The SDK applies them itself

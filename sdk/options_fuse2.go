@@ -20,6 +20,10 @@ func (r *resolved) checkBuild() error {
 	return nil
 }
 
+// callbackThreads is how many libfuse threads call into Go at most while
+// idle: libfuse2's pool has no cap, but keeps ten idle threads.
+func (r *resolved) callbackThreads() int { return libfuse2Workers }
+
 // libfuseOptions translates the options for libfuse 2.9. The kernel caches
 // are honoured here, and so are big writes; use_ino makes the backend's inode
 // numbers reach stat(2).

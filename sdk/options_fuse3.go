@@ -17,6 +17,9 @@ func (r *resolved) checkBuild() error {
 	return nil
 }
 
+// callbackThreads is how many libfuse threads call into Go at most.
+func (r *resolved) callbackThreads() int { return r.MaxThreads }
+
 // libfuseOptions translates the options for libfuse 3. cgofuse wipes the
 // fuse_config that libfuse parsed (timeouts, uid=, gid=, umask=, kernel_cache
 // all become zero), so those are not passed: the SDK does them itself.

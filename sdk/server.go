@@ -93,6 +93,12 @@ func Mount(fsys FileSystem, dir string, opts *Options) (*Server, error) {
 		return nil, &MountError{Dir: abs, Reason: err.Error()}
 	}
 
+	if !r.KeepGOMAXPROCS {
+		if before, after := raiseProcs(r.callbackThreads()); after != before && r.Logger != nil {
+			r.Logger.Debug("raised GOMAXPROCS so every libfuse thread keeps a P", "from", before, "to", after)
+		}
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		dir:    abs,
