@@ -66,13 +66,6 @@ func (p *bufPool) trim() int {
 	return n
 }
 
-// idle reports how many free buffers the pool holds.
-func (p *bufPool) idle() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
-}
-
 // extent is a copy of buffered bytes at off.
 type extent struct {
 	off  int64
@@ -113,9 +106,6 @@ func newDirtyBuf(pool *bufPool) dirtyBuf {
 // len reports the buffered byte count.
 func (b *dirtyBuf) len() int64 { return b.bytes }
 
-// pageCount reports how many pages the buffer holds.
-func (b *dirtyBuf) pageCount() int64 { return int64(len(b.pages)) }
-
 func (b *dirtyBuf) empty() bool { return len(b.runs) == 0 }
 
 // end returns the end of the last run, or 0.
@@ -146,15 +136,28 @@ func (b *dirtyBuf) freePages(lo, hi int64) int64 {
 		return 0
 	}
 	var freed int64
+	// Given back in batches: one pool lock per batch, not per page (a
+	// written-back 1 MiB chunk frees 256 pages at once).
+	var batch [64][]byte
+	n := 0
 	for pi := lo / b.ps; pi*b.ps < hi; pi++ {
 		// A page inside [lo, hi) can overlap no run; only the two at its
 		// ends may be shared with a neighbour.
 		inside := pi*b.ps >= lo && (pi+1)*b.ps <= hi
 		if pg, ok := b.pages[pi]; ok && (inside || !b.used(pi)) {
 			delete(b.pages, pi)
-			b.pool.put(pg)
+			batch[n] = pg
+			n++
+			if n == len(batch) {
+				b.pool.put(batch[:]...)
+				clear(batch[:])
+				n = 0
+			}
 			freed++
 		}
+	}
+	if n > 0 {
+		b.pool.put(batch[:n]...)
 	}
 	return freed
 }

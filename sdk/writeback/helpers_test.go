@@ -106,3 +106,13 @@ func eventually(t testing.TB, cond func() bool, msg string) {
 	t.Helper()
 	require.Eventually(t, cond, 30*time.Second, time.Millisecond, msg)
 }
+
+// idle reports how many free buffers the pool holds.
+func (p *bufPool) idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
+}
+
+// pageCount reports how many pages the buffer holds.
+func (b *dirtyBuf) pageCount() int64 { return int64(len(b.pages)) }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -229,6 +230,59 @@ func TestFlushReturnsErrorOnceAndKeepsData(t *testing.T) {
 	assert.NoError(t, e.wb.SyncFS(ctx))
 	require.NoError(t, f.Close())
 	require.NoError(t, g.Close())
+}
+
+// A chunk that failed stays in flight while OnError runs, which happens
+// with the node's lock dropped: a flush arriving meanwhile must not send the
+// same range again. Before 23f5e63 the range was already back in the
+// buffer, so a second worker sent it and the range was then marked failed
+// after it had reached the backend.
+func TestFailedChunkIsNotResentWhileOnErrorRuns(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	opts := quiet()
+	opts.Retries = -1
+	opts.OnError = func(string, error) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+	}
+	e := newEnv(t, opts, faultfs.Config{})
+	f := e.create("f")
+	g := e.open("f", os.O_WRONLY)
+	write(t, f, 0, "abc")
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Count: 1})
+
+	ferr, gerr := make(chan error, 1), make(chan error, 1)
+	go func() { ferr <- f.Flush(ctx) }()
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write-back never failed")
+	}
+	go func() { gerr <- g.Flush(ctx) }()
+	n := f.n
+	eventually(t, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.flushers == 2
+	}, "the second flush is waiting")
+	// A resend would take a worker well under this; the fixed code has
+	// nothing to send however long it waits.
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, "", e.backend("f"), "nothing is sent while the failure is being reported")
+	close(release)
+
+	require.ErrorIs(t, <-ferr, faultfs.ErrInjected)
+	require.ErrorIs(t, <-gerr, faultfs.ErrInjected, "the other handle hears of the failure too")
+	assert.EqualValues(t, 1, calls.Load(), "one failure, reported once")
+	assert.EqualValues(t, 1, e.wb.Stats().WriteBackErrors)
+	require.NoError(t, f.Flush(ctx), "retried and succeeded")
+	assert.Equal(t, "abc", e.backend("f"))
+	require.NoError(t, g.Close())
+	require.NoError(t, f.Close())
+	assert.ErrorIs(t, e.wb.SyncFS(ctx), faultfs.ErrInjected)
 }
 
 func TestStickyErrorReturnedByNextWrite(t *testing.T) {
