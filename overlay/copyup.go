@@ -253,7 +253,7 @@ func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*nod
 		}
 		// The parent merges from the upper: its other layers are what
 		// lies below the copy.
-		up = &node{name: n.name, attr: a, top: 0, below: parent.dirs[1:]}
+		up = &node{name: n.name, attr: a, dirInfo: dirInfo{top: 0, below: parent.dirs[1:]}}
 		if a.IsRegular() && o.metacopy {
 			if how == copyMeta {
 				up.origin = n.name

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,6 +205,50 @@ func TestMetacopy(t *testing.T) {
 	assert.Equal(t, "tail", got[1<<20:])
 	_, err = unix.Getxattr(filepath.Join(o.upperDir, "moved"), xattrMetacopy, nil)
 	assert.ErrorIs(t, err, unix.ENODATA)
+}
+
+// A server that is not root chmods a read-only lower file: the metacopy
+// stub gets its marker xattr by path, which needs write permission on the
+// stub unless the caller is root, so the stub must be staged writable.
+// The overlay runs as uid and gid 65534 on one thread (setfsuid: the
+// identity the kernel checks file access with), over layers that 65534
+// owns.
+func TestMetacopyOfReadOnlyFileAsNonRoot(t *testing.T) {
+	o := newTestOverlay(t, WhiteoutAuto, tree{"d/ro": "data"})
+	require.True(t, o.Metacopy())
+	const nobody = 65534
+	for _, root := range append([]string{o.upperDir}, o.lowerDirs...) {
+		require.NoError(t, filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, nobody, nobody)
+		}))
+	}
+	require.NoError(t, os.Chmod(filepath.Join(o.lowerDirs[0], "d/ro"), 0o444))
+
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, so its
+		// identity cannot pass to another one.
+		runtime.LockOSThread()
+		_ = unix.Setfsgid(nobody)
+		_ = unix.Setfsuid(nobody)
+		if uid, _ := unix.SetfsuidRetUid(-1); uid != nobody {
+			done <- fmt.Errorf("setfsuid did not take: fsuid %d", uid)
+			return
+		}
+		done <- o.Chmod(bg, "d/ro", 0o440)
+	}()
+	require.NoError(t, <-done, "chmod of a read-only lower file by a server that is not root")
+
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(filepath.Join(o.upperDir, "d/ro"), &st))
+	assert.Equal(t, uint32(0o440), st.Mode&0o7777, "the final mode, not the staging one")
+	assert.Equal(t, uint32(nobody), st.Uid)
+	_, err := unix.Getxattr(filepath.Join(o.upperDir, "d/ro"), xattrMetacopy, nil)
+	assert.NoError(t, err, "a metacopy stub")
+	assert.Equal(t, "data", readAll(t, o, "d/ro"))
 }
 
 func TestReservedNames(t *testing.T) {

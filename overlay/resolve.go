@@ -16,19 +16,13 @@ type node struct {
 	name string
 	// attr is the raw attributes from the top layer (Ino is the backend's).
 	attr sdk.Attr
-	// top is the index in FS.layers of the highest layer holding the name.
-	top int
-	// dirs lists, for a directory, the layers whose directories of this
-	// name merge, top first, cut after the first opaque one.
-	dirs []int
-	// below lists the layers under top that the parent directory merges;
-	// they decide whether removing the name needs a whiteout.
-	below []int
+	// dirInfo says which layers hold the name: top is the index in
+	// FS.layers of the highest one, below the layers under it that the
+	// parent merges; dirs and upperClean are set for directories only.
+	dirInfo
 	// origin is the lower path holding the data of a metacopy stub in the
 	// upper, or "" when the top holds its own data.
 	origin string
-	// upperClean is dirInfo.upperClean, for a directory.
-	upperClean bool
 }
 
 func (n *node) isDir() bool { return n.attr.IsDir() }
@@ -99,7 +93,7 @@ func (o *FS) lookup(ctx context.Context, name string, wantAttr bool) (*node, err
 			o.cache.storeRoot(gen, ri)
 			info = &ri
 		}
-		n := &node{name: ".", top: info.top, dirs: info.dirs, below: info.below, upperClean: info.upperClean}
+		n := &node{name: ".", dirInfo: *info}
 		n.attr.Mode = sdk.TypeDir
 		if depth > 0 {
 			n.name = strings.Join(elems[:depth], "/")
@@ -140,7 +134,7 @@ func (o *FS) lookup(ctx context.Context, name string, wantAttr bool) (*node, err
 				if o.upper != nil && child.top == 0 && len(child.dirs) > 1 {
 					child.upperClean = o.upperDirClean(ctx, child.name)
 				}
-				o.cache.store(gen, elems[:i+1], dirInfo{top: child.top, dirs: child.dirs, below: child.below, upperClean: child.upperClean})
+				o.cache.store(gen, elems[:i+1], child.dirInfo)
 			}
 			n = child
 		}
@@ -196,7 +190,7 @@ func (o *FS) lookupChild(ctx context.Context, parent *node, p string, gen uint64
 			break
 		}
 		if child == nil {
-			child = &node{name: p, attr: a, top: li, below: parent.dirs[k+1:]}
+			child = &node{name: p, attr: a, dirInfo: dirInfo{top: li, below: parent.dirs[k+1:]}}
 			if !a.IsDir() {
 				if a.IsRegular() && o.inUpper(child) && o.metacopy {
 					child.origin = o.metacopyOrigin(ctx, p, &a, gen)
