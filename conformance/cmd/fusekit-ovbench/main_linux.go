@@ -136,6 +136,15 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	if o.dir, err = filepath.EvalSymlinks(o.dir); err != nil {
 		return err
 	}
+	// The cold rows drop the page cache before they time anything, which
+	// cannot evict a tmpfs: its "cold" rows would be warm.
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(o.dir, &sfs); err != nil {
+		return fmt.Errorf("-dir %s: %w", o.dir, err)
+	}
+	if sfs.Type == unix.TMPFS_MAGIC {
+		return fmt.Errorf("-dir %s is on tmpfs, whose pages dropping the caches cannot evict, so the cold rows would be warm; give a directory on a disk", o.dir)
+	}
 	lt, err := buildLower(ctx, o.dir, o.lower, logf)
 	if err != nil {
 		return err

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os/exec"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -74,7 +71,7 @@ type mount struct {
 	t    target
 	dir  string // mount point
 	cmd  *exec.Cmd
-	out  *tailBuffer
+	out  *fkbench.Tail
 	done chan struct{} // closed when cmd has exited
 	err  error         // cmd's exit status, set before done is closed
 }
@@ -90,7 +87,7 @@ func startMount(t target, lower, upper, work, mnt string) (*mount, error) {
 	}
 	argv := t.argv(lower, upper, work, mnt)
 	m.cmd = exec.Command(argv[0], argv[1:]...)
-	m.out = &tailBuffer{max: 8 << 10}
+	m.out = &fkbench.Tail{Max: 8 << 10}
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	// Its own process group, and told to stop when we die: SIGTERM, not
 	// SIGKILL, so that the daemon still unmounts itself and the next run
@@ -171,27 +168,4 @@ func (m *mount) stop() error {
 		return fmt.Errorf("unmounting %s (%s): %w", m.dir, m.t.name, err)
 	}
 	return nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf.Write(p)
-	if extra := t.buf.Len() - t.max; extra > 0 {
-		t.buf.Next(extra)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(t.buf.String())
 }

@@ -375,7 +375,7 @@ type server struct {
 	pid    int
 	mnt    string
 	rclone bool
-	out    *tail
+	out    *fkbench.Tail
 	exited chan struct{} // closed once waitErr is set
 	// waitErr is what cmd.Wait returned; read it only after exited.
 	waitErr  error
@@ -418,7 +418,7 @@ func (b *bench) startServer(ctx context.Context, i int, c configSpec, mnt string
 			"--vfs-cache-mode", "writes",
 			"--vfs-write-back", b.opts.rcloneWriteBack.String())
 	}
-	s := &server{mnt: mnt, rclone: c.backend == rcloneBackend, out: &tail{}, exited: make(chan struct{})}
+	s := &server{mnt: mnt, rclone: c.backend == rcloneBackend, out: &fkbench.Tail{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	// A server outlives a killed bench only as long as it takes to get
 	// SIGTERM, on which it unmounts.
@@ -489,85 +489,23 @@ func (s *server) doStop() error {
 	return errors.Join(errs...)
 }
 
-// tail keeps the last few KiB a process wrote, for error messages.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailSize = 4 << 10
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailSize {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(bytes.TrimSpace(t.buf)) == 0 {
-		return "(no output)"
-	}
-	return string(bytes.TrimSpace(t.buf))
-}
-
-// mountPoints lists the mount points in /proc/self/mountinfo.
-func mountPoints() []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 {
-			out = append(out, unescapeMountinfo(f[4]))
-		}
-	}
-	return out
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of
-// /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
+// isMounted reports whether a FUSE filesystem is mounted on dir (absolute
+// and resolved, as the work directory is).
 func isMounted(dir string) bool {
-	for _, m := range mountPoints() {
-		if m == dir {
-			return true
-		}
-	}
-	return false
+	ok, _ := fkbench.FUSEMountedAt(dir)
+	return ok
 }
 
-// mountsUnder lists mount points inside dir, deepest first.
+// mountsUnder lists mount points inside dir, deepest first, so that they
+// can be unmounted in that order.
 func mountsUnder(dir string) []string {
 	if dir == "" {
 		return nil
 	}
+	all, _ := fkbench.MountsUnder(dir)
 	var out []string
-	for _, m := range mountPoints() {
-		if strings.HasPrefix(m, dir+"/") {
+	for _, m := range all {
+		if m != dir {
 			out = append([]string{m}, out...)
 		}
 	}

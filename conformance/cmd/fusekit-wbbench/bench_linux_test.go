@@ -236,9 +236,3 @@ func TestParseVmHWM(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, n)
 }
-
-func TestUnescapeMountinfo(t *testing.T) {
-	assert.Equal(t, "/tmp/a b", unescapeMountinfo(`/tmp/a\040b`))
-	assert.Equal(t, "/plain", unescapeMountinfo("/plain"))
-	assert.Equal(t, `/odd\0`, unescapeMountinfo(`/odd\0`))
-}
