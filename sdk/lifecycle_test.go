@@ -349,7 +349,7 @@ func TestMountRaisesGOMAXPROCS(t *testing.T) {
 	orig := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
 	if os.Getenv("GOMAXPROCS") != "" {
-		t.Setenv("GOMAXPROCS", "") // the variable would stop Mount; Getenv treats empty as unset
+		t.Setenv("GOMAXPROCS", "") // a set variable stops Mount; empty counts as unset
 	}
 
 	runtime.GOMAXPROCS(1)

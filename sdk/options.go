@@ -140,9 +140,10 @@ type Options struct {
 	// makes it at least the CPU count plus libfuse's threads (10 with
 	// libfuse2, MaxThreads with libfuse3), because each thread parks a Go
 	// scheduler slot while it waits for the next request and the one that
-	// gets it must not wait for a free slot (measured: 20–25 % on
-	// metadata-heavy loads with 2 CPUs). The setting is process-wide; it is
-	// never lowered, and a GOMAXPROCS environment variable is respected.
+	// gets it must not wait for a free slot (measured on 2 CPUs: unlink and
+	// stat through the passthrough 8–24 % faster, docs/performance.md §0).
+	// The setting is process-wide; it is never lowered, and a GOMAXPROCS
+	// environment variable is respected.
 	KeepGOMAXPROCS bool
 
 	// OwnerUID, OwnerGID and Umask, when set, override the owner, group and

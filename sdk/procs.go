@@ -20,15 +20,16 @@ const libfuse2Workers = 10
 // in turn, so with GOMAXPROCS at the CPU count, the thread that gets the
 // next request usually finds every P parked on other idle threads and
 // sleeps until sysmon takes one back (a tick of 20 µs or more) and two
-// more thread wake-ups. On 2 CPUs with libfuse2 that wait made the SDK's
-// unlink and stat rows 20–25 % slower than they are with the pool covered
-// (fusekit-bench, docs/performance.md §0); cgofuse's bare example, whose
-// callbacks make fewer system calls, lost less.
+// more thread wake-ups. On 2 CPUs, covering the pool made the SDK's unlink
+// rows 8–9 % faster (libfuse2 and libfuse3), and in another run unlink 24 %
+// and stat 22 % faster (fusekit-bench, docs/performance.md §0); cgofuse's
+// bare example, whose callbacks make fewer system calls, gained 3 and 9 %.
+// No data row got slower.
 //
 // GOMAXPROCS is process-wide, so this is the one place where a mount
-// changes its process: it only ever raises the value, never when the
+// changes its process: it only ever raises the value, and never when the
 // GOMAXPROCS environment variable or Options.KeepGOMAXPROCS says the
-// program decides, and idle Ps cost nothing but their caches.
+// program decides.
 func raiseProcs(threads int) (before, after int) {
 	before = runtime.GOMAXPROCS(0)
 	if os.Getenv("GOMAXPROCS") != "" {
