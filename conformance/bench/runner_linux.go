@@ -13,10 +13,12 @@ import (
 // Runner runs every workload on every target, interleaved: for each
 // repetition, for each workload, every target in turn. Interleaving spreads
 // the machine's drift (other load, disk state, thermal) over all targets
-// instead of charging it to whichever ran last. The order rotates by one
-// target per repetition, so that no target always follows the same one:
-// what a workload leaves behind (the kernel still writing back or freeing
-// the blocks of the file just deleted) falls on every target in turn.
+// instead of charging it to whichever ran last. The order changes from one
+// repetition to the next (Order), so that no target always follows the
+// same one: what a workload leaves behind (the kernel still writing back or
+// freeing the blocks of the files just deleted) falls on every target in
+// turn. Use a multiple of the design's cycle as Reps (the number of targets,
+// twice that when it is odd) for a fully balanced run.
 type Runner struct {
 	Targets   []Target // Targets[0] is the reference for ratios
 	Workloads []Workload
@@ -134,9 +136,10 @@ func (r *Runner) Run(ctx context.Context) (rep *Report, err error) {
 	}
 
 	for i := 1; i <= r.Reps; i++ {
+		order := Order(len(live), i)
 		for _, w := range r.Workloads {
-			for k := range live {
-				lt := live[(k+i-1)%len(live)]
+			for _, k := range order {
+				lt := live[k]
 				m, err := r.runOne(ctx, lt, w, i, tree)
 				if err != nil {
 					return rep, err

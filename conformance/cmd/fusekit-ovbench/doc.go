@@ -19,8 +19,9 @@
 // dentry and inode caches for the cold rows, times the row's work alone,
 // checks the result through the mount (sizes, contents, modes, counts),
 // and unmounts. Repetitions are interleaved: every target runs each row
-// before the next row starts, and the order of the targets rotates by one
-// each repetition. The table gives the median of the repetitions for every
+// before the next row starts, and the order of the targets changes each
+// repetition so that every target follows every other equally often
+// (bench.Order). The table gives the median of the repetitions for every
 // target and, for each fusekit build, its ratio to fuse-overlayfs and to
 // unionfs-fuse, above 1 when fusekit is faster.
 //

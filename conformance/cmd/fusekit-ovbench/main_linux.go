@@ -175,9 +175,10 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	fmt.Fprintln(stdout, describe(o, lt))
 	start := time.Now()
 	for i := 1; i <= o.reps; i++ {
+		order := fkbench.Order(len(targets), i)
 		for _, r := range selected {
-			for k := range targets {
-				t := targets[(k+i-1)%len(targets)]
+			for _, k := range order {
+				t := targets[k]
 				m, err := measure(ctx, o, lt, t, r, filepath.Join(runDir, t.name))
 				if err != nil {
 					return fmt.Errorf("row %s, target %s, rep %d: %w", r.Name, t.name, i, err)
