@@ -4,7 +4,8 @@ package bench
 // indices; Runner uses it, and tools with their own loop can too. Plain
 // rotation keeps the cyclic order fixed, so a target nearly always runs
 // right after the same neighbour and inherits whatever that neighbour leaves
-// behind (its deleted files still being freed, its daemon still waking up).
+// behind (two copies of one binary in a rotated run differed by 12 %, and by
+// 19 % the other way round once the order changed; docs/performance.md §0).
 // A Williams design avoids that: over one cycle of sequences (n of them for
 // even n; 2n for odd n, the second n mirroring the first) every target runs
 // first equally often and right after every other target equally often.
