@@ -10,7 +10,9 @@ import (
 // Names are slash-separated paths relative to the root of the filesystem, in
 // the form io/fs uses: the root is ".", everything else is "a/b/c" with no
 // leading or trailing slash and no "." or ".." elements. The SDK cleans every
-// name before it reaches an implementation.
+// name before it reaches an implementation. Unlike io/fs names, they are
+// bytes rather than UTF-8 text, and may be longer than PATH_MAX: ValidName
+// says which names are well formed.
 //
 // Every method receives the context of the FUSE request. CallerFromContext
 // gives the uid, gid and pid of the process that made the system call. The

@@ -45,7 +45,7 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	if flags&unix.O_ACCMODE == unix.O_ACCMODE {
 		return nil, pathErr("open", name, fmt.Errorf("access mode O_ACCMODE: %w", unix.EINVAL))
 	}
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return nil, pathErr("open", name, unix.EINVAL)
 	}
 	backing := flags&passedOpenFlags | unix.O_NOFOLLOW | unix.O_NOCTTY

@@ -157,7 +157,7 @@ func (d dirRef) close() {
 // parent resolves the directory that holds name. Names directly below the
 // root cost nothing; deeper ones one openat2.
 func (f *FS) parent(name string) (dirRef, error) {
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return dirRef{}, unix.EINVAL
 	}
 	root := f.root()
@@ -426,7 +426,7 @@ func (f *FS) Readlink(_ context.Context, name string) (string, error) {
 // read or write open (and so has no side effect on FIFOs or devices, which
 // get EINVAL as from truncate(2)).
 func (f *FS) Truncate(_ context.Context, name string, size int64) error {
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return pathErr("truncate", name, unix.EINVAL)
 	}
 	fd, err := openat2(f.root(), name, unix.O_PATH|unix.O_NOFOLLOW, 0)
