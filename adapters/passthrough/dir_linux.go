@@ -32,7 +32,12 @@ func (f *FS) ReadDir(_ context.Context, name string) ([]sdk.DirEntry, error) {
 	if !sdk.ValidName(name) {
 		return nil, pathErr("readdir", name, unix.EINVAL)
 	}
-	fd, err := openat2(f.root(), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	s, err := start(f.root(), name)
+	if err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	fd, err := openat2(s.fd, s.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	s.close()
 	if err != nil {
 		return nil, pathErr("readdir", name, err)
 	}
