@@ -516,7 +516,7 @@ func (b *bridge) Rename3(oldpath, newpath string, flags uint32) (rc int) {
 	defer b.end(OpRename, t, oldpath, &rc)
 	oldname, newname := fsName(oldpath), fsName(newpath)
 	rf := RenameFlags(flags)
-	if rf&^(RenameNoReplace|RenameExchange) != 0 || rf == RenameNoReplace|RenameExchange {
+	if rf&^(RenameNoReplace|RenameExchange|RenameWhiteout) != 0 || rf&RenameExchange != 0 && rf != RenameExchange {
 		return -int(syscall.EINVAL)
 	}
 	exchange := rf&RenameExchange != 0

@@ -132,6 +132,12 @@ const (
 	RenameNoReplace RenameFlags = 1 << 0
 	// RenameExchange atomically swaps oldname and newname.
 	RenameExchange RenameFlags = 1 << 1
+	// RenameWhiteout leaves a whiteout (a character device 0/0, the marker
+	// of a deleted name in a union filesystem) at oldname, atomically with
+	// the rename. The kernel lets only callers with CAP_MKNOD ask for it and
+	// refuses it with RenameExchange before a filesystem sees it; libfuse2
+	// refuses every flag (EINVAL), so only the libfuse3 build passes it on.
+	RenameWhiteout RenameFlags = 1 << 2
 )
 
 // Symlinker is implemented by filesystems with symbolic links.

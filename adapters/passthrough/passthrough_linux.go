@@ -406,10 +406,14 @@ func (f *FS) unlink(op, name string, flags int) error {
 }
 
 // Rename renames oldname to newname with renameat2(2), passing
-// sdk.RenameNoReplace and sdk.RenameExchange on as RENAME_NOREPLACE and
-// RENAME_EXCHANGE.
+// sdk.RenameNoReplace, sdk.RenameExchange and sdk.RenameWhiteout on as
+// RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT (which needs
+// CAP_MKNOD in the daemon, and a backing filesystem that supports it:
+// ext4, xfs, btrfs, tmpfs do). Through a mount, only the libfuse3 build
+// delivers any flag: libfuse2 refuses them all with EINVAL before the
+// filesystem is asked.
 func (f *FS) Rename(_ context.Context, oldname, newname string, flags sdk.RenameFlags) error {
-	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 {
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange|sdk.RenameWhiteout) != 0 {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: fmt.Errorf("unknown rename flags %#x: %w", uint32(flags), unix.EINVAL)}
 	}
 	err := f.twoNames(oldname, newname, func(od, nd dirRef) error {
