@@ -33,8 +33,12 @@
 //   - Objects are created with the mode and owner the caller asked for,
 //     the kernel checks permissions (default_permissions) on mounts shared
 //     with AllowOther unless the filesystem says it does, and
-//     setuid/setgid bits are dropped on unprivileged writes and on chown,
-//     as the kernel does.
+//     setuid/setgid bits are dropped on unprivileged writes, truncations
+//     (open with O_TRUNC included) and on chown by the kernel's current
+//     rules: setgid goes from a file that is not group-executable too when
+//     the writer is not in its group. Uid 0 is taken to hold CAP_FSETID and
+//     every other uid not to; the first unprivileged write through a file
+//     handle decides for that handle.
 //
 // # Caching and the two libfuse lines
 //
