@@ -720,6 +720,9 @@ func (b *bridge) open(ctx context.Context, name string, flags int, perm uint32, 
 		b.attrs.invalidate(name)
 	}
 	if err != nil {
+		if flags&oCreat == 0 && Errno(err) == syscall.ENOENT {
+			return b.vanished(name)
+		}
 		return errc(err)
 	}
 	if flags&oTrunc != 0 && dropOnWrite(c, &before) != 0 {
@@ -749,6 +752,26 @@ func (b *bridge) open(ctx context.Context, name string, flags int, perm uint32, 
 		fi.KeepCache = false
 	}
 	return 0
+}
+
+// vanished answers an open without O_CREAT whose name the filesystem no
+// longer has. Such an open comes for an inode the kernel has just looked
+// up, so the name was unlinked or replaced in between: by another process,
+// behind the mount, or by libfuse itself removing the hidden name of a file
+// unlinked while open when that file's last other handle was released
+// (measured: every ENOENT the SDK gave an open under concurrent
+// create/rename/unlink was for a .fuse_hidden name). On Linux's own
+// filesystems the open still succeeds on the inode the lookup found, and
+// open(O_CREAT) never fails with ENOENT in an existing directory. ESTALE,
+// unlike ENOENT, makes the VFS repeat the whole open once with fresh
+// lookups (do_filp_open, LOOKUP_REVAL), which then creates or opens what
+// the name is now, or fails with ENOENT if it is really gone; libfuse3
+// answers ESTALE for the same reason when it has already dropped the name.
+// The cached attributes of the name are dropped so that the repeated
+// lookup asks the filesystem.
+func (b *bridge) vanished(name string) int {
+	b.attrs.invalidate(name)
+	return -int(syscall.ESTALE)
 }
 
 func (b *bridge) Read(path string, buff []byte, ofst int64, fh uint64) (rc int) {
