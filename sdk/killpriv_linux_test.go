@@ -10,7 +10,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/fusekit/fusekit/adapters/passthrough"
 	"github.com/fusekit/fusekit/sdk"
 	"github.com/fusekit/fusekit/sdk/sdktest"
 	"github.com/stretchr/testify/assert"
@@ -157,10 +156,8 @@ func TestSetuidSetgidDroppedAsTheKernelDoes(t *testing.T) {
 	reachable(t, native)
 	memfs := sdktest.Mount(t, sdktest.NewMemFS(), &sdk.Options{AllowOther: true}).Dir()
 	reachable(t, memfs)
-	backing := t.TempDir()
-	pfs, err := passthrough.New(backing)
-	require.NoError(t, err)
-	pass := sdktest.Mount(t, pfs, &sdk.Options{AllowOther: true}).Dir()
+	_, psrv := passthroughMount(t, &sdk.Options{AllowOther: true})
+	pass := psrv.Dir()
 	reachable(t, pass)
 
 	for _, op := range privOps {
