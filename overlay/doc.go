@@ -26,7 +26,8 @@
 // as an image layer. Names that would read back as markers (".wh.*", a
 // character device 0/0, the overlay's xattrs, the work directory at the
 // root) cannot be created through the overlay: such requests fail with
-// EINVAL and a ReservedNameError saying why.
+// EINVAL (EPERM for the device, as with the kernel) and a ReservedNameError
+// saying why.
 //
 // # Copy-up
 //
@@ -71,7 +72,11 @@
 // redirect_dir is on, is renamed here: its whole tree is copied up (files as
 // metacopy stubs, so only metadata moves), every copied directory made
 // opaque, and the tree renamed. That is the one deliberate difference from
-// the kernel in the differential test. RenameExchange is refused (EINVAL).
+// the kernel in the differential test. RenameExchange (renameat2
+// RENAME_EXCHANGE, which reaches the overlay only in the libfuse3 build)
+// copies both objects up the same way and swaps them in the upper with one
+// exchange, as the kernel does. A character device 0/0 (a whiteout) cannot
+// be made through the overlay: EPERM, the kernel's answer.
 //
 // # Inode numbers
 //

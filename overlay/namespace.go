@@ -254,11 +254,12 @@ func (o *FS) Symlink(ctx context.Context, target, newname string) error {
 	})
 }
 
-// Mknod implements sdk.Mknoder. A character device 0/0 is refused: it is a
-// whiteout, and would read back as a deletion.
+// Mknod implements sdk.Mknoder. A character device 0/0 is refused with
+// EPERM, as kernel overlayfs does: it is a whiteout, and would read back as a
+// deletion.
 func (o *FS) Mknod(ctx context.Context, name string, mode uint32, dev uint64) error {
 	if mode&sdk.TypeMask == sdk.TypeChar && dev == 0 {
-		return pathErr("mknod", name, &ReservedNameError{Name: name, Reason: "a character device 0/0 is a whiteout in this overlay"})
+		return pathErr("mknod", name, &ReservedNameError{Name: name, Reason: "a character device 0/0 is a whiteout in this overlay", Err: syscall.EPERM})
 	}
 	mk, ok := o.upper.(sdk.Mknoder)
 	if o.upper != nil && !ok {
@@ -417,13 +418,16 @@ func (o *FS) checkEmpty(ctx context.Context, n *node, op string) error {
 // with lower content is copied up as a whole tree, made opaque, and renamed,
 // instead of failing with EXDEV as kernel overlayfs does by default. A
 // whiteout is left at the old name when something below still shows there.
-// RenameExchange is refused with EINVAL.
+// RenameExchange swaps the two objects in the upper (see exchange).
 func (o *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.RenameFlags) error {
 	if err := o.writable("rename", newname); err != nil {
 		return err
 	}
-	if flags&sdk.RenameExchange != 0 || flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 {
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 || flags == sdk.RenameNoReplace|sdk.RenameExchange {
 		return pathErr("rename", oldname, syscall.EINVAL)
+	}
+	if flags&sdk.RenameExchange != 0 {
+		return o.exchange(ctx, oldname, newname)
 	}
 	if err := o.checkCreatable(newname); err != nil {
 		return pathErr("rename", newname, err)
@@ -501,6 +505,80 @@ func (o *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 		return o._whiteout(ctx, oldname, false)
 	}
 	return nil
+}
+
+// exchange swaps oldname and newname (renameat2 RENAME_EXCHANGE), as kernel
+// overlayfs does: both must exist; both are copied up (a directory with
+// lower content as a whole tree, as for Rename), and swapped in the upper
+// with one atomic exchange. Both names still exist afterwards, so no
+// whiteout is needed; a directory that lands where a lower directory would
+// merge with it is made opaque first.
+func (o *FS) exchange(ctx context.Context, oldname, newname string) error {
+	if oldname == "." || newname == "." {
+		return pathErr("rename", oldname, syscall.EBUSY)
+	}
+	if isWithin(newname, oldname) || isWithin(oldname, newname) {
+		if oldname == newname {
+			_, err := o.resolve(ctx, oldname)
+			return err
+		}
+		return pathErr("rename", newname, syscall.EINVAL)
+	}
+	if err := o.checkCreatable(newname); err != nil {
+		return pathErr("rename", newname, err)
+	}
+	if err := o.checkCreatable(oldname); err != nil {
+		return pathErr("rename", oldname, err)
+	}
+	// Files come up before nsMu is taken, as in Rename.
+	for _, name := range []string{oldname, newname} {
+		n, err := o.resolve(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !n.isDir() {
+			if _, err := o.copyUp(ctx, name, copyMeta, nil); err != nil {
+				return err
+			}
+		} else if _, err := o.copyUp(ctx, parentName(name), copyMeta, nil); err != nil {
+			return err
+		}
+	}
+	o.nsMu.Lock()
+	defer o.nsMu.Unlock()
+	var nodes [2]*node
+	for i, name := range []string{oldname, newname} {
+		n, err := o.resolve(ctx, name)
+		if err != nil {
+			return err
+		}
+		if n.isDir() {
+			defer o.cache.invalidate(name)
+			if n.dirs[len(n.dirs)-1] != 0 || !o.inUpper(n) {
+				if err := o._copyUpTree(ctx, n); err != nil {
+					return err
+				}
+			}
+		} else if _, err := o._copyUpResolved(ctx, name, copyMeta); err != nil {
+			return err
+		}
+		if n, err = o.resolve(ctx, name); err != nil {
+			return err
+		}
+		nodes[i] = n
+	}
+	for i, n := range nodes {
+		to := nodes[1-i].name
+		if !n.isDir() || o.isOpaque(ctx, 0, n.name) {
+			continue
+		}
+		if parent, err := o.resolveDir(ctx, parentName(to)); err == nil && len(parent.dirs) > 1 {
+			if err := o.markOpaque(ctx, n.name); err != nil {
+				return err
+			}
+		}
+	}
+	return o.upper.Rename(ctx, oldname, newname, sdk.RenameExchange)
 }
 
 // whiteoutAt reports which marker hides name in the upper, if any.

@@ -171,7 +171,45 @@ func TestRenameFileOverLower(t *testing.T) {
 	require.NoError(t, o.Rename(bg, "a", "b", 0))
 	assert.Equal(t, "A", readAll(t, o, "b"))
 	assert.Equal(t, []string{"b"}, names(t, o, "."))
-	assert.ErrorIs(t, o.Rename(bg, "b", "c", sdk.RenameExchange), syscall.EINVAL)
+	assert.ErrorIs(t, o.Rename(bg, "b", "c", sdk.RenameExchange), syscall.ENOENT)
+	assert.ErrorIs(t, o.Rename(bg, "b", "c", sdk.RenameExchange|sdk.RenameNoReplace), syscall.EINVAL)
+}
+
+// RENAME_EXCHANGE swaps two objects whatever layers they come from; a
+// directory with lower content moves whole, and the lower directories of
+// the two names do not start merging with what lands on them.
+func TestRenameExchange(t *testing.T) {
+	o := newTestOverlay(t, WhiteoutAuto,
+		tree{"a": "A", "d/x": "dx", "d/sub/y": "dy", "f": "F"},
+		tree{"b": "B", "e/z": "ez", "d/w": "dw"})
+	ino := func(name string) uint64 {
+		a, err := o.Stat(bg, name)
+		require.NoError(t, err)
+		return a.Ino
+	}
+	inoA, inoB := ino("a"), ino("b")
+	require.NoError(t, o.Rename(bg, "a", "b", sdk.RenameExchange), "two lower files")
+	assert.Equal(t, "B", readAll(t, o, "a"))
+	assert.Equal(t, "A", readAll(t, o, "b"))
+	assert.Equal(t, inoA, ino("b"), "inode numbers travel with the objects")
+	assert.Equal(t, inoB, ino("a"))
+
+	require.NoError(t, o.Rename(bg, "d", "f", sdk.RenameExchange), "a merged directory and a lower file")
+	assert.Equal(t, "F", readAll(t, o, "d"))
+	assert.ElementsMatch(t, []string{"x", "sub", "w"}, names(t, o, "f"))
+	assert.Equal(t, "dy", readAll(t, o, "f/sub/y"))
+	assert.Equal(t, "dw", readAll(t, o, "f/w"))
+
+	require.NoError(t, o.Mkdir(bg, "n", 0o755))
+	require.NoError(t, o.Rename(bg, "n", "e", sdk.RenameExchange), "a new directory and a lower one")
+	assert.Empty(t, names(t, o, "e"), "the new directory does not merge with lower e")
+	assert.Equal(t, []string{"z"}, names(t, o, "n"))
+	assert.Equal(t, "ez", readAll(t, o, "n/z"))
+
+	assert.ErrorIs(t, o.Rename(bg, "f", "f/sub", sdk.RenameExchange), syscall.EINVAL)
+	assert.ErrorIs(t, o.Rename(bg, "f/sub", "f", sdk.RenameExchange), syscall.EINVAL)
+	require.NoError(t, o.Rename(bg, "a", "a", sdk.RenameExchange))
+	assert.ElementsMatch(t, []string{"a", "b", "d", "e", "f", "n"}, names(t, o, "."))
 }
 
 func TestMetacopy(t *testing.T) {
@@ -258,7 +296,7 @@ func TestReservedNames(t *testing.T) {
 	assert.ErrorContains(t, err, "whiteout")
 	assert.ErrorIs(t, o.Mkdir(bg, "d/.wh..wh..opq", 0o755), syscall.EINVAL)
 	assert.ErrorIs(t, o.Mkdir(bg, ".wh..wh..opq", 0o755), syscall.EINVAL)
-	assert.ErrorIs(t, o.Mknod(bg, "dev", sdk.TypeChar, 0), syscall.EINVAL)
+	assert.ErrorIs(t, o.Mknod(bg, "dev", sdk.TypeChar, 0), syscall.EPERM, "kernel overlayfs's answer")
 	assert.ErrorIs(t, o.Rename(bg, "f", ".wh.f", 0), syscall.EINVAL)
 	assert.ErrorIs(t, o.Mkdir(bg, DefaultWorkDir, 0o755), syscall.EINVAL)
 	assert.ErrorIs(t, o.SetXattr(bg, "f", "trusted.overlay.opaque", []byte("y"), 0), syscall.EINVAL)

@@ -105,25 +105,33 @@ func isKernelWhiteout(a *sdk.Attr) bool {
 type ReservedNameError struct {
 	Name   string
 	Reason string
+	// Err is the errno reported; zero means EINVAL, the closest errno for
+	// "this name is not allowed here". A character device 0/0 is EPERM,
+	// as kernel overlayfs answers for it.
+	Err syscall.Errno
 }
 
 func (e *ReservedNameError) Error() string {
 	return fmt.Sprintf("overlay: %q is reserved: %s", e.Name, e.Reason)
 }
 
-// Unwrap makes the error EINVAL, the closest errno for "this name is not
-// allowed here".
-func (e *ReservedNameError) Unwrap() error { return syscall.EINVAL }
+// Unwrap returns the errno: Err, or EINVAL when Err is zero.
+func (e *ReservedNameError) Unwrap() error {
+	if e.Err != 0 {
+		return e.Err
+	}
+	return syscall.EINVAL
+}
 
 // checkCreatable rejects names the overlay would not read back as written:
 // OCI marker names anywhere, and the work directory at the root.
 func (o *FS) checkCreatable(name string) error {
 	elem := baseName(name)
 	if kind, _ := ParseWhiteoutName(elem); kind != NotMarker {
-		return &ReservedNameError{name, "names starting with \".wh.\" are whiteout markers in this overlay"}
+		return &ReservedNameError{Name: name, Reason: "names starting with \".wh.\" are whiteout markers in this overlay"}
 	}
 	if o.upper != nil && name == o.workDir {
-		return &ReservedNameError{name, "this is the overlay's work directory"}
+		return &ReservedNameError{Name: name, Reason: "this is the overlay's work directory"}
 	}
 	return nil
 }
