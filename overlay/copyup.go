@@ -21,8 +21,11 @@ import (
 // Parent directories are copied first, with their metadata.
 //
 // With metacopy, a change that touches no data creates a stub instead: an
-// upper regular file of the right size with no data blocks, marked with
-// xattrMetacopy = origin path. Reads of a stub come from the lower; the first
+// upper regular file of the right size with no data blocks, marked in the
+// kernel's format (trusted.overlay.metacopy, and trusted.overlay.redirect =
+// "/" + origin path, so that the kernel finds the data wherever the stub is
+// renamed or linked to) or in fusekit's (xattrMetacopy = origin path). Reads
+// of a stub come from the lower; the first
 // open for writing fills the stub in place and removes the marker only after
 // the data is durable, so a crash during the fill still leaves a correct stub.
 
@@ -254,7 +257,7 @@ func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*nod
 		// The parent merges from the upper: its other layers are what
 		// lies below the copy.
 		up = &node{name: n.name, attr: a, dirInfo: dirInfo{top: 0, below: parent.dirs[1:]}}
-		if a.IsRegular() && o.metacopy {
+		if a.IsRegular() && o.upperX != nil {
 			if how == copyMeta {
 				up.origin = n.name
 			}
@@ -365,7 +368,18 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 		err = cerr
 	}
 	if err == nil && how == copyMeta && o.metacopy {
-		err = o.upperX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
+		if o.mcKernel {
+			// The redirect is absolute and names the lower file, so it
+			// stays right when the stub is renamed, linked or moved with
+			// its directory, as the kernel's own ovl_set_redirect does
+			// for those.
+			err = o.upperX.SetXattr(ctx, tmp, xattrTrustedRedirect, []byte("/"+n.name), 0)
+			if err == nil {
+				err = o.upperX.SetXattr(ctx, tmp, xattrTrustedMetacopy, nil, 0)
+			}
+		} else {
+			err = o.upperX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
+		}
 	}
 	return cur, err
 }
@@ -483,20 +497,20 @@ func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error 
 	// The marker came from the cache; read it again before writing over
 	// the file, so that no cached state can ever make the overlay replace
 	// data it holds in the upper with data from below.
-	v, err := o.upperX.GetXattr(ctx, n.name, xattrMetacopy)
+	origin, kernel, err := o.readMark(ctx, n.name)
 	switch {
-	case errors.Is(err, sdk.ErrNoAttr) || err == nil && len(v) == 0:
-		o.cache.forgetMark(n.attr.Ino)
-		return nil // it holds its own data already
 	case err != nil:
 		return copyUpFailed(n.name, err)
+	case origin == "":
+		o.cache.forgetMark(n.attr.Ino)
+		return nil // it holds its own data already
 	}
-	n.origin = string(v)
+	n.origin = origin
 	if how == copyNoData {
 		if err := o.upper.Truncate(ctx, n.name, 0); err != nil {
 			return copyUpFailed(n.name, err)
 		}
-		return o.clearMetacopy(ctx, n)
+		return o.clearMetacopy(ctx, n, kernel)
 	}
 	layer, src, err := o.dataSource(ctx, n)
 	if err != nil {
@@ -521,16 +535,28 @@ func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error 
 	if err != nil {
 		return copyUpFailed(n.name, err)
 	}
-	return o.clearMetacopy(ctx, n)
+	return o.clearMetacopy(ctx, n, kernel)
 }
 
-func (o *FS) clearMetacopy(ctx context.Context, n *node) error {
+// clearMetacopy drops the marker of the stub n, whose data is now in
+// place; kernel is the marker's format.
+func (o *FS) clearMetacopy(ctx context.Context, n *node, kernel bool) error {
 	// Writing the data moved mtime; the file's times are the stub's.
 	if err := o.upper.SetTimes(ctx, n.name, n.attr.Atime, n.attr.Mtime); err != nil {
 		return copyUpFailed(n.name, err)
 	}
-	if err := o.upperX.RemoveXattr(ctx, n.name, xattrMetacopy); err != nil {
+	attr := xattrMetacopy
+	if kernel {
+		attr = xattrTrustedMetacopy
+	}
+	if err := o.upperX.RemoveXattr(ctx, n.name, attr); err != nil {
 		return copyUpFailed(n.name, err)
+	}
+	if kernel {
+		// Without the metacopy marker the kernel ignores a redirect on a
+		// regular file, and so does readMark: dropping it is tidiness,
+		// and a failure changes nothing.
+		_ = o.upperX.RemoveXattr(ctx, n.name, xattrTrustedRedirect)
 	}
 	o.cache.forgetMark(n.attr.Ino)
 	return nil

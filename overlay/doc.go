@@ -52,14 +52,37 @@
 // # Metacopy
 //
 // A metadata-only change to a lower regular file (chmod, chown, utimens,
-// xattrs, hard link, rename) does not copy its data: the upper receives a
-// stub of the right size without data blocks, marked with the
-// user.fusekit.metacopy xattr naming the lower path of the data. Reads of a
-// stub come from that lower file; the first open for writing copies the data
-// into the stub in place (keeping its inode, so hard links follow) and drops
-// the marker only once the data is durable. This is on whenever the upper
-// stores user xattrs, unlike the kernel's default metacopy=off, and covers
-// rename and link as well; Config.DisableMetacopy turns it off.
+// xattrs, hard link, rename) can leave the data in the lower: the upper
+// receives a stub of the right size without data blocks, carrying the new
+// metadata and a marker that says where the data is. Reads of a stub come
+// from that lower file; the first open for writing copies the data into the
+// stub in place (keeping its inode, so hard links follow) and drops the
+// marker only once the data is durable. Config.Metacopy chooses, and
+// Metacopy()/MetacopyMode() report, what the upper receives:
+//
+//   - MetacopyKernel, the default when the upper takes kernel markers (a
+//     passthrough upper served by root): the kernel's own format. A stub
+//     carries trusted.overlay.metacopy (empty) and trusted.overlay.redirect
+//     = "/" + the lower path of its data, absolute so that it stays right
+//     when the stub is renamed, linked or moved with a renamed directory.
+//     Kernel overlayfs mounted over the same lowers with metacopy=on (which
+//     implies redirect_dir=on) shows the same files with the same data,
+//     which a test checks. Without metacopy=on the kernel refuses to look
+//     such stubs up (EPERM; it does not show them as empty). No
+//     trusted.overlay.origin is written: the kernel finds metacopy data by
+//     path with index=off, its default, and the test mounts without index.
+//   - MetacopyOff, the default otherwise (OCI markers, an upper without
+//     trusted xattrs, a server that is not root; also DisableMetacopy): no
+//     stubs; every copy-up copies the data, so the upper is complete on its
+//     own for the kernel, for image tools, for anything.
+//   - MetacopyFusekit, only when asked for: a stub carries
+//     user.fusekit.metacopy = the lower path of its data. It needs only user
+//     xattrs (a server that is not root), but only this overlay reads it: to
+//     the kernel or an image tool such a stub is a file of zeros.
+//
+// Stubs of both formats are read whatever the mode, so an upper written
+// under one mode mounts under another. A server that is not root cannot
+// read trusted.* xattrs and so cannot see kernel-format stubs.
 //
 // # Deletion and rename
 //

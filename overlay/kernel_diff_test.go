@@ -224,7 +224,7 @@ func snapshot(t *testing.T, root string, upper bool) map[string]string {
 			desc = "whiteout"
 		case fi.Mode().IsRegular():
 			desc += fmt.Sprintf(" size=%d", fi.Size())
-			if _, err := unix.Lgetxattr(p, xattrMetacopy, nil); !upper || err != nil {
+			if !upper || !isStub(p) {
 				data, err := os.ReadFile(p)
 				if err != nil {
 					return err
@@ -247,6 +247,14 @@ func snapshot(t *testing.T, root string, upper bool) map[string]string {
 	})
 	require.NoError(t, err)
 	return out
+}
+
+// isStub reports whether the host file p is a metacopy stub of either
+// format.
+func isStub(p string) bool {
+	_, err1 := unix.Lgetxattr(p, xattrMetacopy, nil)
+	_, err2 := unix.Lgetxattr(p, xattrTrustedMetacopy, nil)
+	return err1 == nil || err2 == nil
 }
 
 func requireSameView(t *testing.T, want, got map[string]string, step string) {

@@ -104,7 +104,7 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 		f.Close() //nolint:errcheck // already failing
 		return nil, err
 	}
-	if a.Ino != 0 && o.metacopy {
+	if a.Ino != 0 && o.upperX != nil {
 		o.cache.setMark(a.Ino, "") // new, so no stub
 	}
 	return wrapFile(f, o.ino(&node{name: name, attr: a}), true), nil

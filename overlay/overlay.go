@@ -44,6 +44,48 @@ func (f WhiteoutFormat) String() string {
 	return fmt.Sprintf("WhiteoutFormat(%d)", int(f))
 }
 
+// MetacopyMode chooses whether a change of metadata only (chmod, chown,
+// utimens, xattrs, hard link, rename) on a lower regular file leaves the
+// data in the lower (a metacopy stub in the upper) or copies it up, and in
+// which format the stub is recorded. Stubs of both formats are read
+// whatever the mode, so an upper written under one mode mounts under any.
+type MetacopyMode int
+
+const (
+	// MetacopyAuto records stubs in the kernel's format when the upper
+	// takes kernel markers (Format() is WhiteoutKernel), and otherwise
+	// copies the data: a stub that kernel overlayfs and image tools
+	// cannot read is never written unless asked for.
+	MetacopyAuto MetacopyMode = iota
+	// MetacopyOff always copies the data.
+	MetacopyOff
+	// MetacopyKernel records stubs as kernel overlayfs does:
+	// trusted.overlay.metacopy (empty) and trusted.overlay.redirect (the
+	// absolute path of the data in the lowers). New fails unless the
+	// upper takes kernel markers.
+	MetacopyKernel
+	// MetacopyFusekit records stubs as user.fusekit.metacopy = lower path,
+	// which needs only user xattrs (a server that is not root) but which
+	// only this overlay reads: mounted by the kernel or unpacked as an
+	// image layer, such a stub reads as zeros. New fails unless the upper
+	// stores user xattrs.
+	MetacopyFusekit
+)
+
+func (m MetacopyMode) String() string {
+	switch m {
+	case MetacopyAuto:
+		return "auto"
+	case MetacopyOff:
+		return "off"
+	case MetacopyKernel:
+		return "kernel"
+	case MetacopyFusekit:
+		return "fusekit"
+	}
+	return fmt.Sprintf("MetacopyMode(%d)", int(m))
+}
+
 // DefaultWorkDir is the name of the work directory at the root of the upper.
 const DefaultWorkDir = ".fusekit-work"
 
@@ -61,11 +103,11 @@ type Config struct {
 	WorkDir string
 	// Whiteouts is the format of the markers written to the upper.
 	Whiteouts WhiteoutFormat
-	// DisableMetacopy makes every copy-up copy the data. By default a change
-	// of metadata only (chmod, chown, utimens, xattrs, hard link, rename) on
-	// a lower regular file copies the metadata and leaves the data in the
-	// lower until the first write, when the upper can store the marker
-	// xattr.
+	// Metacopy chooses metadata-only copy-up and its format; by default
+	// (MetacopyAuto) stubs in the kernel's format when the upper takes
+	// kernel markers, full copies otherwise.
+	Metacopy MetacopyMode
+	// DisableMetacopy is Metacopy: MetacopyOff, whatever Metacopy says.
 	DisableMetacopy bool
 	// Volatile renames copy-ups into place without the fsync that
 	// otherwise makes them durable first, as kernel overlayfs's volatile
@@ -89,8 +131,9 @@ type FS struct {
 	layers  []sdk.FileSystem
 	workDir string
 	format  WhiteoutFormat // resolved: WhiteoutKernel or WhiteoutOCI
-	// metacopy is true when metacopy is enabled and the upper stores xattrs.
-	metacopy bool
+	// metacopy is true when metadata-only copy-ups write stubs, in the
+	// kernel's format when mcKernel, else in fusekit's.
+	metacopy, mcKernel bool
 	// volatile is Config.Volatile: copy-ups are not fsync'd.
 	volatile bool
 
@@ -187,7 +230,28 @@ func New(cfg Config) (*FS, error) {
 	case WhiteoutOCI:
 		o.format = WhiteoutOCI
 	}
-	o.metacopy = !cfg.DisableMetacopy && o.probeMetacopy(ctx)
+	mode := cfg.Metacopy
+	if cfg.DisableMetacopy {
+		mode = MetacopyOff
+	}
+	switch mode {
+	case MetacopyAuto:
+		o.metacopy = o.format == WhiteoutKernel && o.probeMetacopy(ctx, xattrTrustedMetacopy)
+		o.mcKernel = o.metacopy
+	case MetacopyOff:
+	case MetacopyKernel:
+		if o.format != WhiteoutKernel || !o.probeMetacopy(ctx, xattrTrustedMetacopy) {
+			return nil, &ConfigError{"Metacopy", "kernel metacopy needs an upper that takes kernel markers (Whiteouts kernel or auto, a passthrough upper with a root server)"}
+		}
+		o.metacopy, o.mcKernel = true, true
+	case MetacopyFusekit:
+		if !o.probeMetacopy(ctx, xattrMetacopy) {
+			return nil, &ConfigError{"Metacopy", "fusekit metacopy needs an upper that stores user.* xattrs"}
+		}
+		o.metacopy = true
+	default:
+		return nil, &ConfigError{"Metacopy", fmt.Sprintf("unknown mode %d", int(mode))}
+	}
 	return o, nil
 }
 
@@ -196,6 +260,18 @@ func (o *FS) Format() WhiteoutFormat { return o.format }
 
 // Metacopy reports whether metadata-only copy-up is in effect.
 func (o *FS) Metacopy() bool { return o.metacopy }
+
+// MetacopyMode returns the metacopy in effect: MetacopyOff, MetacopyKernel
+// or MetacopyFusekit.
+func (o *FS) MetacopyMode() MetacopyMode {
+	switch {
+	case !o.metacopy:
+		return MetacopyOff
+	case o.mcKernel:
+		return MetacopyKernel
+	}
+	return MetacopyFusekit
+}
 
 func (o *FS) initWorkDir(ctx context.Context) error {
 	err := o.upper.Mkdir(ctx, o.workDir, 0o700)
@@ -236,7 +312,9 @@ func (o *FS) probeKernelFormat(ctx context.Context) bool {
 	return o.upperX.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0) == nil
 }
 
-func (o *FS) probeMetacopy(ctx context.Context) bool {
+// probeMetacopy reports whether the upper takes the marker attr on a
+// regular file.
+func (o *FS) probeMetacopy(ctx context.Context, attr string) bool {
 	if o.upperX == nil {
 		return false
 	}
@@ -247,7 +325,7 @@ func (o *FS) probeMetacopy(ctx context.Context) bool {
 	}
 	h.Close()                    //nolint:errcheck // empty probe file
 	defer o.upper.Unlink(ctx, f) //nolint:errcheck // best effort cleanup of a probe
-	return o.upperX.SetXattr(ctx, f, xattrMetacopy, []byte("probe"), 0) == nil
+	return o.upperX.SetXattr(ctx, f, attr, []byte("probe"), 0) == nil
 }
 
 // tempName returns a fresh name in the work directory.

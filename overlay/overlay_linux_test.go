@@ -214,13 +214,22 @@ func TestRenameExchange(t *testing.T) {
 
 func TestMetacopy(t *testing.T) {
 	o := newTestOverlay(t, WhiteoutAuto, tree{"big": string(make([]byte, 1<<20)) + "tail"})
-	require.True(t, o.Metacopy())
+	require.Equal(t, MetacopyKernel, o.MetacopyMode(), "a root passthrough upper takes the kernel's format")
 	require.NoError(t, o.Chmod(bg, "big", 0o600))
 
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(filepath.Join(o.upperDir, "big"), &st))
 	assert.Equal(t, int64(0), st.Blocks, "a chmod copies no data")
 	assert.Equal(t, int64(1<<20+4), st.Size)
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(filepath.Join(o.upperDir, "big"), xattrTrustedMetacopy, buf)
+	require.NoError(t, err, "the kernel's marker")
+	assert.Zero(t, n)
+	n, err = unix.Lgetxattr(filepath.Join(o.upperDir, "big"), xattrTrustedRedirect, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "/big", string(buf[:n]))
+	_, err = unix.Lgetxattr(filepath.Join(o.upperDir, "big"), xattrMetacopy, nil)
+	assert.ErrorIs(t, err, unix.ENODATA, "no fusekit marker")
 	a, err := o.Stat(bg, "big")
 	require.NoError(t, err)
 	assert.Equal(t, uint32(0o600), a.Mode&sdk.PermMask)
@@ -241,8 +250,40 @@ func TestMetacopy(t *testing.T) {
 	got := readAll(t, o, "moved")
 	assert.Equal(t, "X", got[:1])
 	assert.Equal(t, "tail", got[1<<20:])
-	_, err = unix.Getxattr(filepath.Join(o.upperDir, "moved"), xattrMetacopy, nil)
-	assert.ErrorIs(t, err, unix.ENODATA)
+	for _, attr := range []string{xattrTrustedMetacopy, xattrTrustedRedirect} {
+		_, err = unix.Getxattr(filepath.Join(o.upperDir, "moved"), attr, nil)
+		assert.ErrorIs(t, err, unix.ENODATA, attr)
+	}
+}
+
+// Without kernel markers the default is a full copy: a stub in fusekit's
+// format would read as zeros to anything but this overlay.
+func TestMetacopyModes(t *testing.T) {
+	o := newTestOverlay(t, WhiteoutOCI, tree{"f": "data"})
+	assert.Equal(t, MetacopyOff, o.MetacopyMode(), "OCI markers: no stubs by default")
+	require.NoError(t, o.Chmod(bg, "f", 0o600))
+	got, err := os.ReadFile(filepath.Join(o.upperDir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(got), "the upper holds the data")
+
+	o = newTestOverlayCfg(t, Config{Whiteouts: WhiteoutOCI, Metacopy: MetacopyFusekit}, tree{"f": "data"})
+	assert.Equal(t, MetacopyFusekit, o.MetacopyMode())
+	require.NoError(t, o.Chmod(bg, "f", 0o600))
+	v := make([]byte, 16)
+	n, err := unix.Lgetxattr(filepath.Join(o.upperDir, "f"), xattrMetacopy, v)
+	require.NoError(t, err, "asked for: a fusekit stub")
+	assert.Equal(t, "f", string(v[:n]))
+	assert.Equal(t, "data", readAll(t, o, "f"))
+
+	_, err = New(Config{Upper: o.upper, Lowers: o.layers[1:], Whiteouts: WhiteoutOCI, Metacopy: MetacopyKernel})
+	assert.ErrorContains(t, err, "kernel metacopy needs")
+
+	// Stubs of either format are read whatever the mode.
+	for _, mode := range []MetacopyMode{MetacopyOff, MetacopyKernel, MetacopyFusekit} {
+		o2, err := New(Config{Upper: o.upper, Lowers: o.layers[1:], Metacopy: mode})
+		require.NoError(t, err, mode)
+		assert.Equal(t, "data", readAll(t, o2, "f"), mode)
+	}
 }
 
 // A server that is not root chmods a read-only lower file: the metacopy
@@ -252,7 +293,7 @@ func TestMetacopy(t *testing.T) {
 // identity the kernel checks file access with), over layers that 65534
 // owns.
 func TestMetacopyOfReadOnlyFileAsNonRoot(t *testing.T) {
-	o := newTestOverlay(t, WhiteoutAuto, tree{"d/ro": "data"})
+	o := newTestOverlayCfg(t, Config{Metacopy: MetacopyFusekit}, tree{"d/ro": "data"})
 	require.True(t, o.Metacopy())
 	const nobody = 65534
 	for _, root := range append([]string{o.upperDir}, o.lowerDirs...) {

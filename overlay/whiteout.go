@@ -22,7 +22,16 @@ const (
 
 	// xattrMetacopy marks an upper regular file whose data still lives in a
 	// lower layer; its value is the path of that data, relative to the root.
+	// Only this overlay reads it (MetacopyFusekit).
 	xattrMetacopy = "user.fusekit.metacopy"
+
+	// Kernel overlayfs's metacopy (MetacopyKernel): an upper regular file
+	// with trusted.overlay.metacopy (empty, or a versioned digest) takes its
+	// data from the lower file at its own path, or at the path in
+	// trusted.overlay.redirect: absolute ("/a/b", from the layers' roots)
+	// or one name relative to the parent directory.
+	xattrTrustedMetacopy = "trusted.overlay.metacopy"
+	xattrTrustedRedirect = "trusted.overlay.redirect"
 )
 
 // privateXattrPrefixes name the attributes that carry overlay state. They are
