@@ -229,7 +229,7 @@ func (o *FS) _copyUpResolved(ctx context.Context, name string, how copyHow) (*no
 // _place renames a staged copy of n into place and gives it n's inode
 // number. nsMu must be held.
 func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*node, error) {
-	if err := o.upper.Rename(ctx, tmp, n.name, 0); err != nil {
+	if err := o.moveIn(ctx, tmp, n.name, 0); err != nil {
 		o.discard(ctx, tmp)
 		return nil, copyUpFailed(n.name, err)
 	}
@@ -274,11 +274,11 @@ func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*nod
 // discard removes a staged copy; errors are ignored because New empties the
 // work directory anyway.
 func (o *FS) discard(ctx context.Context, tmp string) {
-	if a, err := o.upper.Stat(ctx, tmp); err == nil && a.IsDir() {
-		_ = removeAll(ctx, o.upper, tmp, true)
+	if a, err := o.work.Stat(ctx, tmp); err == nil && a.IsDir() {
+		_ = removeAll(ctx, o.work, tmp, true)
 		return
 	}
-	_ = o.upper.Unlink(ctx, tmp)
+	_ = o.work.Unlink(ctx, tmp)
 }
 
 // stage prepares a copy of the lower object n in the work directory and
@@ -297,12 +297,12 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 	var cur *sdk.Attr
 	switch a.Type() {
 	case sdk.TypeDir:
-		if err = o.upper.Mkdir(ctx, tmp, 0o700); err != nil {
+		if err = o.work.Mkdir(ctx, tmp, 0o700); err != nil {
 			return tmp, err
 		}
 	case sdk.TypeSymlink:
 		src, ok1 := o.layers[n.top].(sdk.Symlinker)
-		dst, ok2 := o.upper.(sdk.Symlinker)
+		dst, ok2 := o.work.(sdk.Symlinker)
 		if !ok1 || !ok2 {
 			return tmp, sdk.ErrNotSupported
 		}
@@ -318,7 +318,7 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 			return tmp, err
 		}
 	default:
-		mk, ok := o.upper.(sdk.Mknoder)
+		mk, ok := o.work.(sdk.Mknoder)
 		if !ok {
 			return tmp, sdk.ErrNotSupported
 		}
@@ -341,7 +341,7 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 		// unless the server is root; copyMetadata sets the final mode.
 		perm |= 0o600
 	}
-	dst, err := o.upper.Open(ctx, tmp, oCreat|oExcl|oWronly, perm)
+	dst, err := o.work.Open(ctx, tmp, oCreat|oExcl|oWronly, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -373,12 +373,12 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 			// stays right when the stub is renamed, linked or moved with
 			// its directory, as the kernel's own ovl_set_redirect does
 			// for those.
-			err = o.upperX.SetXattr(ctx, tmp, xattrTrustedRedirect, []byte("/"+n.name), 0)
+			err = o.workX.SetXattr(ctx, tmp, xattrTrustedRedirect, []byte("/"+n.name), 0)
 			if err == nil {
-				err = o.upperX.SetXattr(ctx, tmp, xattrTrustedMetacopy, nil, 0)
+				err = o.workX.SetXattr(ctx, tmp, xattrTrustedMetacopy, nil, 0)
 			}
 		} else {
-			err = o.upperX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
+			err = o.workX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
 		}
 	}
 	return cur, err
@@ -431,20 +431,20 @@ func (o *FS) copyMetadata(ctx context.Context, n *node, tmp string, cur *sdk.Att
 	a := n.attr
 	chowned := false
 	if cur == nil || cur.Uid != a.Uid || cur.Gid != a.Gid {
-		if err := o.upper.Chown(ctx, tmp, int(a.Uid), int(a.Gid)); err != nil && !bestEffort(err) {
+		if err := o.work.Chown(ctx, tmp, int(a.Uid), int(a.Gid)); err != nil && !bestEffort(err) {
 			return err
 		}
 		chowned = true
 	}
 	if a.Type() != sdk.TypeSymlink && (chowned || cur.Mode&sdk.PermMask != a.Mode&sdk.PermMask) {
-		if err := o.upper.Chmod(ctx, tmp, a.Mode&sdk.PermMask); err != nil {
+		if err := o.work.Chmod(ctx, tmp, a.Mode&sdk.PermMask); err != nil {
 			return err
 		}
 	}
 	if err := o.copyXattrs(ctx, n, tmp); err != nil {
 		return err
 	}
-	return o.upper.SetTimes(ctx, tmp, a.Atime, a.Mtime)
+	return o.work.SetTimes(ctx, tmp, a.Atime, a.Mtime)
 }
 
 func (o *FS) copyXattrs(ctx context.Context, n *node, tmp string) error {
@@ -470,10 +470,10 @@ func (o *FS) copyXattrs(ctx context.Context, n *node, tmp string) error {
 			}
 			return err
 		}
-		if o.upperX == nil {
+		if o.workX == nil {
 			return nil
 		}
-		if err := o.upperX.SetXattr(ctx, tmp, attr, v, 0); err != nil && !bestEffort(err) {
+		if err := o.workX.SetXattr(ctx, tmp, attr, v, 0); err != nil && !bestEffort(err) {
 			return err
 		}
 	}

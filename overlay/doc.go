@@ -10,8 +10,8 @@
 // directory merges with the same-named directories below until one of them
 // is opaque. Lookup walks the path one element at a time, so a whiteout or an
 // opaque directory at any level cuts off everything beneath it. ReadDir lists
-// each visible name once and never shows a marker, and the upper's work
-// directory is hidden. Without an upper the overlay is read-only (EROFS).
+// each visible name once and never shows a marker, nor a work directory
+// inside the upper. Without an upper the overlay is read-only (EROFS).
 //
 // # Markers
 //
@@ -24,8 +24,8 @@
 // hold it (a passthrough upper served by root), the OCI format otherwise, so
 // an upper directory written here can be mounted by the kernel, or unpacked
 // as an image layer. Names that would read back as markers (".wh.*", a
-// character device 0/0, the overlay's xattrs, the work directory at the
-// root) cannot be created through the overlay: such requests fail with
+// character device 0/0, the overlay's xattrs, a work directory inside the
+// upper) cannot be created through the overlay: such requests fail with
 // EINVAL (EPERM for the device, as with the kernel) and a ReservedNameError
 // saying why.
 //
@@ -35,10 +35,11 @@
 // chown, utimens, an xattr change, link, rename) copies it into the upper,
 // parents first with their metadata, then the object with its data, mode,
 // owner, times and xattrs; whole chunks of zeros become holes. The copy is
-// built under a temporary name in the work directory (Config.WorkDir, inside
-// the upper so that the final rename is atomic), fsync'd, and renamed into
-// place: after a crash or ENOSPC the merged view shows the lower object, never
-// a partial copy, and New clears the leftovers. The fsync is what kernel
+// built under a temporary name in the work directory (see below), fsync'd,
+// and renamed into place: after a crash or ENOSPC the merged view shows the
+// lower object, never a partial copy, and New clears the leftovers. New
+// whiteouts and objects made where a whiteout was are prepared there too,
+// so that each replaces what was at its name in one rename. The fsync is what kernel
 // overlayfs does too: without it a power failure could leave an empty file in
 // the upper hiding the intact lower one. fuse-overlayfs and unionfs-fuse copy
 // without it. Config.Volatile drops it, as the kernel's volatile option does;
@@ -48,6 +49,28 @@
 // Copy-ups of one name are serialised, so two openers cause one copy. A
 // failed copy-up returns a *CopyUpError ("copy-up of NAME failed: no space
 // left on device") wrapping the errno.
+//
+// # The work directory
+//
+// Config.Work is the work directory, as kernel overlayfs's workdir: a
+// filesystem on the same host mount as the upper and outside it (for a
+// passthrough upper, passthrough.New(workdir)); both must implement CrossFS
+// so that a staged object moves into the upper with one renameat2(2), and
+// a hard link is made into the work directory with one linkat(2). New
+// refuses, naming both directories, a work directory on another filesystem
+// or mount, inside the upper, containing it, or the same. The overlay uses
+// only WORK/work, which New creates and empties (crash leftovers); anything
+// else in WORK is left alone. With a work directory nothing but the layer's
+// own content (objects, whiteouts, opaque markers, metacopy stubs) ever
+// appears in the upper, as a test checks through a mount.
+//
+// Without Config.Work (an upper that is not a host directory, such as an
+// afero or write-back layer, or library use that sets none) the work
+// directory is Config.WorkDir, DefaultWorkDir by default: a directory at
+// the root of the upper, which the merged view never shows and New
+// empties. It is in the upper directory, though: a kernel overlayfs mount of
+// that upper, or an image built from it, shows it (empty after a clean
+// unmount, or with leftovers of an interrupted copy-up).
 //
 // # Metacopy
 //

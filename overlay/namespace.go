@@ -83,9 +83,9 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 		return nil, err
 	}
 	var f sdk.File
-	err := o._createAt(ctx, name, false, func(p string) error {
+	err := o._createAt(ctx, name, false, func(fsys sdk.FileSystem, p string, staged bool) error {
 		var err error
-		f, err = o.upper.Open(ctx, p, flags|oCreat|oExcl, perm)
+		f, err = fsys.Open(ctx, p, flags|oCreat|oExcl, perm)
 		return err
 	})
 	if err != nil {
@@ -112,18 +112,18 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 
 // _createAt creates a new object at name, which the merged view shows as
 // absent and whose parent is already in the upper. make creates it at the
-// path it is given, failing with ErrExist if something is there. A kernel
-// whiteout in the way is replaced atomically (the object is made in the
-// work directory and renamed over it); a directory that replaces a whiteout
-// is made opaque, so the deleted lower directory stays deleted. nsMu must
-// be held.
-func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p string) error) error {
+// path it is given in fsys (the upper, or the work filesystem), failing
+// with ErrExist if something is there. A kernel whiteout in the way is
+// replaced atomically (the object is made in the work directory and renamed
+// over it); a directory that replaces a whiteout is made opaque, so the
+// deleted lower directory stays deleted. nsMu must be held.
+func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make makeFunc) error {
 	if isDir {
 		defer o.cache.invalidate(name)
 	}
 	// Most names are free in the upper: try there first, and look for a
 	// whiteout only when something is in the way.
-	err := make(name)
+	err := make(o.upper, name, false)
 	if errors.Is(err, fs.ErrExist) {
 		if a, serr := o.upper.Stat(ctx, name); serr == nil && isKernelWhiteout(&a) {
 			return o._replaceKernelWhiteout(ctx, name, isDir, make)
@@ -154,32 +154,32 @@ func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p
 
 // _replaceKernelWhiteout is _createAt where the upper holds a kernel
 // whiteout at name. nsMu must be held.
-func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool, make func(p string) error) error {
+func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool, make makeFunc) error {
 	tmp := o.tempName()
-	if err := make(tmp); err != nil {
+	if err := make(o.work, tmp, true); err != nil {
 		return err
 	}
 	if !isDir {
-		if err := o.upper.Rename(ctx, tmp, name, 0); err != nil {
+		if err := o.moveIn(ctx, tmp, name, 0); err != nil {
 			o.discard(ctx, tmp)
 			return err
 		}
 		return nil
 	}
-	if err := o.markOpaque(ctx, tmp); err != nil {
+	if err := o.markOpaqueIn(ctx, o.work, o.workX, tmp); err != nil {
 		o.discard(ctx, tmp)
 		return err
 	}
 	// A directory cannot be renamed over the whiteout; exchange them when
 	// the upper can, else remove the whiteout first.
-	if err := o.upper.Rename(ctx, tmp, name, sdk.RenameExchange); err == nil {
-		return o.upper.Unlink(ctx, tmp)
+	if err := o.moveIn(ctx, tmp, name, sdk.RenameExchange); err == nil {
+		return o.work.Unlink(ctx, tmp)
 	}
 	if err := o.upper.Unlink(ctx, name); err != nil {
 		o.discard(ctx, tmp)
 		return err
 	}
-	if err := o.upper.Rename(ctx, tmp, name, 0); err != nil {
+	if err := o.moveIn(ctx, tmp, name, 0); err != nil {
 		o.discard(ctx, tmp)
 		return err
 	}
@@ -189,10 +189,16 @@ func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool
 // markOpaque makes the upper directory dir hide lower directories.
 func (o *FS) markOpaque(ctx context.Context, dir string) error {
 	defer o.cache.invalidate(dir)
+	return o.markOpaqueIn(ctx, o.upper, o.upperX, dir)
+}
+
+// markOpaqueIn marks the directory dir of fsys (the upper, or the work
+// filesystem, whose Xattrer is x) opaque.
+func (o *FS) markOpaqueIn(ctx context.Context, fsys sdk.FileSystem, x sdk.Xattrer, dir string) error {
 	if o.format == WhiteoutKernel {
-		return o.upperX.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0)
+		return x.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0)
 	}
-	f, err := o.upper.Open(ctx, joinName(dir, ociOpaqueName), oCreat|oWronly, 0o600)
+	f, err := fsys.Open(ctx, joinName(dir, ociOpaqueName), oCreat|oWronly, 0o600)
 	if err != nil {
 		return err
 	}
@@ -213,12 +219,12 @@ func (o *FS) _whiteout(ctx context.Context, name string, upperHas bool) error {
 			}
 		}
 		tmp := o.tempName()
-		if err := mk.Mknod(ctx, tmp, sdk.TypeChar, 0); err != nil {
+		if err := o.work.(sdk.Mknoder).Mknod(ctx, tmp, sdk.TypeChar, 0); err != nil {
 			return err
 		}
 		// Renaming the whiteout over the old object replaces it in one step.
-		if err := o.upper.Rename(ctx, tmp, name, 0); err != nil {
-			_ = o.upper.Unlink(ctx, tmp)
+		if err := o.moveIn(ctx, tmp, name, 0); err != nil {
+			_ = o.work.Unlink(ctx, tmp)
 			return err
 		}
 		return nil
@@ -238,18 +244,21 @@ func (o *FS) _whiteout(ctx context.Context, name string, upperHas bool) error {
 
 // Mkdir implements sdk.FileSystem.
 func (o *FS) Mkdir(ctx context.Context, name string, perm uint32) error {
-	return o.makeNode(ctx, "mkdir", name, true, func(p string) error {
-		return o.upper.Mkdir(ctx, p, perm)
+	return o.makeNode(ctx, "mkdir", name, true, func(fsys sdk.FileSystem, p string, staged bool) error {
+		return fsys.Mkdir(ctx, p, perm)
 	})
 }
 
 // Symlink implements sdk.Symlinker.
 func (o *FS) Symlink(ctx context.Context, target, newname string) error {
-	s, ok := o.upper.(sdk.Symlinker)
-	if o.upper != nil && !ok {
+	if _, ok := o.upper.(sdk.Symlinker); o.upper != nil && !ok {
 		return pathErr("symlink", newname, sdk.ErrNotSupported)
 	}
-	return o.makeNode(ctx, "symlink", newname, false, func(p string) error {
+	return o.makeNode(ctx, "symlink", newname, false, func(fsys sdk.FileSystem, p string, staged bool) error {
+		s, ok := fsys.(sdk.Symlinker)
+		if !ok {
+			return sdk.ErrNotSupported
+		}
 		return s.Symlink(ctx, target, p)
 	})
 }
@@ -261,11 +270,14 @@ func (o *FS) Mknod(ctx context.Context, name string, mode uint32, dev uint64) er
 	if mode&sdk.TypeMask == sdk.TypeChar && dev == 0 {
 		return pathErr("mknod", name, &ReservedNameError{Name: name, Reason: "a character device 0/0 is a whiteout in this overlay", Err: syscall.EPERM})
 	}
-	mk, ok := o.upper.(sdk.Mknoder)
-	if o.upper != nil && !ok {
+	if _, ok := o.upper.(sdk.Mknoder); o.upper != nil && !ok {
 		return pathErr("mknod", name, sdk.ErrNotSupported)
 	}
-	return o.makeNode(ctx, "mknod", name, false, func(p string) error {
+	return o.makeNode(ctx, "mknod", name, false, func(fsys sdk.FileSystem, p string, staged bool) error {
+		mk, ok := fsys.(sdk.Mknoder)
+		if !ok {
+			return sdk.ErrNotSupported
+		}
 		return mk.Mknod(ctx, p, mode, dev)
 	})
 }
@@ -290,13 +302,20 @@ func (o *FS) Link(ctx context.Context, oldname, newname string) error {
 	if _, err := o.copyUp(ctx, oldname, copyMeta, nil); err != nil {
 		return err
 	}
-	return o.makeNode(ctx, "link", newname, false, func(p string) error {
+	return o.makeNode(ctx, "link", newname, false, func(fsys sdk.FileSystem, p string, staged bool) error {
+		if staged {
+			return o.linkOut(ctx, oldname, p)
+		}
 		return l.Link(ctx, oldname, p)
 	})
 }
 
+// makeFunc creates an object at p in fsys: the upper, or the work
+// filesystem when staged.
+type makeFunc func(fsys sdk.FileSystem, p string, staged bool) error
+
 // makeNode creates name through make, after the checks every creation shares.
-func (o *FS) makeNode(ctx context.Context, op, name string, isDir bool, make func(p string) error) error {
+func (o *FS) makeNode(ctx context.Context, op, name string, isDir bool, make makeFunc) error {
 	if err := o.writable(op, name); err != nil {
 		return err
 	}

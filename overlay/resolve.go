@@ -81,7 +81,7 @@ func (o *FS) lookup(ctx context.Context, name string, wantAttr bool) (*node, err
 	}
 	var elems []string
 	if name != "." {
-		if o.upper != nil && (name == o.workDir || strings.HasPrefix(name, o.workDir+"/")) {
+		if o.hidden != "" && (name == o.hidden || strings.HasPrefix(name, o.hidden+"/")) {
 			return nil, pathErr("lookup", name, syscall.ENOENT)
 		}
 		elems = strings.Split(name, "/")

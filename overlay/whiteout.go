@@ -139,7 +139,7 @@ func (o *FS) checkCreatable(name string) error {
 	if kind, _ := ParseWhiteoutName(elem); kind != NotMarker {
 		return &ReservedNameError{Name: name, Reason: "names starting with \".wh.\" are whiteout markers in this overlay"}
 	}
-	if o.upper != nil && name == o.workDir {
+	if o.hidden != "" && name == o.hidden {
 		return &ReservedNameError{Name: name, Reason: "this is the overlay's work directory"}
 	}
 	return nil
