@@ -95,6 +95,9 @@ func TestKernelReadsMetacopyUpper(t *testing.T) {
 	require.NoError(t, os.Rename(m("dir/sub/x"), m("newdir/x")), "a stub moved into a directory that has no lower")
 	require.NoError(t, os.Rename(m("deep/a/b/c"), m("deep/a/b/c2")), "a stub renamed in its directory")
 	require.NoError(t, os.Rename(m("renamed/f007"), m("same")), "a stub over a lower file of another layer")
+	if sdk.Build == "fuse3" { // renameat2 flags reach the overlay only through libfuse3
+		require.NoError(t, unix.Renameat2(unix.AT_FDCWD, m("renamed/f010"), unix.AT_FDCWD, m("own"), unix.RENAME_EXCHANGE), "two stubs swapped")
+	}
 	require.NoError(t, os.Remove(m("gone")))
 	require.NoError(t, os.Chmod(m("filled"), 0o640))
 	f, err := os.OpenFile(m("filled"), os.O_WRONLY|os.O_APPEND, 0)
