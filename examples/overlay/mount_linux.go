@@ -50,6 +50,14 @@ func mount(c *config, logger *slog.Logger) (m *mounted, err error) {
 		}
 		m.closers = append(m.closers, u)
 		cfg.Upper = u
+		if c.work != "" {
+			w, err := passthrough.New(c.work)
+			if err != nil {
+				return nil, fmt.Errorf("workdir: %w", err)
+			}
+			m.closers = append(m.closers, w)
+			cfg.Work = w
+		}
 	}
 	if m.ov, err = overlay.New(cfg); err != nil {
 		return nil, err
