@@ -41,11 +41,33 @@ type Options struct {
 	Capacity uint64
 	Files    uint64
 
+	// MaxFileSize is the largest size, in bytes, that a write or a
+	// truncate may give a file. Beyond it they fail with EFBIG ("File too
+	// large"), as at a disk filesystem's limit; a write that crosses it
+	// writes what fits and then reports EFBIG, as write(2) does at
+	// RLIMIT_FSIZE.
+	//
+	// Zero means DefaultMemMaxFileSize for files that afero's MemMapFs
+	// holds (recognised by their handle, *mem.File) and no limit of the
+	// adapter's own for any other file: a disk enforces its own, and the
+	// adapter cannot know what a remote store can hold. Negative means no
+	// limit at all. Set it for any Fs that keeps files in memory, and for
+	// a MemMapFs that a wrapper hides from the adapter (faultfs, say).
+	MaxFileSize int64
+
 	// Attr, if set, is called for every os.FileInfo after the adapter has
 	// filled a from it; it lets a backend's own FileInfo.Sys() value (an
 	// sftp FileStat, say) supply owners and times.
 	Attr func(fi os.FileInfo, a *sdk.Attr)
 }
+
+// DefaultMemMaxFileSize is the size limit of a file that MemMapFs holds when
+// Options.MaxFileSize is zero: 1 GiB. MemMapFs keeps a file as one []byte
+// and grows it by copying: extending a file to N bytes briefly needs about
+// 2N bytes of memory (measured: 525 MB for a 256 MiB hole), so without a
+// limit one truncate(2) to 16 TiB asks the Go runtime for 16 TiB and the
+// process dies ("fatal error: out of memory"), taking every file with it.
+const DefaultMemMaxFileSize = 1 << 30
 
 const (
 	defaultCapacity = 1 << 40
@@ -73,6 +95,8 @@ type FS struct {
 	capacity uint64
 	files    uint64
 	attrHook func(os.FileInfo, *sdk.Attr)
+	// maxSize is Options.MaxFileSize: 0 default, negative none.
+	maxSize int64
 
 	// hostRoot is the host directory behind root when the Fs is the local
 	// disk, else "". See "The local disk" in the package documentation.
@@ -126,6 +150,7 @@ func NewWithOptions(fsys afero.Fs, opts *Options) (*FS, error) {
 		capacity: o.Capacity,
 		files:    o.Files,
 		attrHook: o.Attr,
+		maxSize:  o.MaxFileSize,
 	}
 	if o.Uid != nil {
 		f.uid = *o.Uid
@@ -604,11 +629,14 @@ func (f *FS) Truncate(ctx context.Context, name string, size int64) error {
 	if !before.IsRegular() {
 		return pathErr("truncate", name, syscall.EINVAL)
 	}
+	if f.maxSize > 0 && size > f.maxSize {
+		return pathErr("truncate", name, syscall.EFBIG)
+	}
 	af, err := f.fs.OpenFile(f.apath(name), os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	err = af.Truncate(size)
+	err = f.truncateFile(af, name, size)
 	if cerr := af.Close(); err == nil {
 		err = cerr
 	}

@@ -91,6 +91,18 @@
 // access first, so that the SDK can read through a write-only handle, and
 // falls back to write-only when the Fs refuses.
 //
+// # File sizes
+//
+// A write or truncate that would make a file larger than Options.MaxFileSize
+// fails with EFBIG ("File too large"); a write that crosses the limit writes
+// what fits first, so write(2) returns a short count and the next write
+// EFBIG. By default only files that afero's MemMapFs holds are limited, to
+// DefaultMemMaxFileSize (1 GiB): MemMapFs keeps a file as one []byte, so a
+// hole costs its full size in memory, and without a limit one
+// `truncate -s 16T` made the process ask for 16 TiB and die with every file
+// in it. Files on the local disk keep the disk's own limit and sparse holes.
+// A negative size is EINVAL, as is a write whose end overflows an int64.
+//
 // afero files are not all safe for concurrent use: MemMapFs implements ReadAt
 // and WriteAt by moving the handle's one shared offset, zipfs fills a buffer
 // without a lock. Every open file is therefore wrapped in a sync.Mutex that

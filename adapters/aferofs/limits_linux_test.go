@@ -1,0 +1,174 @@
+package aferofs
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/fusekit/fusekit/sdk/sdktest"
+	"github.com/spf13/afero"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// vmRSS returns the resident set size of this process in bytes.
+func vmRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// TestMountHugeSizesOnMemMapFs is issue 14: truncate -s 16T on MemMapFs
+// made the daemon (here: this process) ask for 16 TiB and die, a truncate to
+// 2^63-1 panicked inside afero (EIO), and a write at 2 GiB grew the process
+// by gigabytes. With the default limit each fails with EFBIG, costs nothing
+// and leaves the other files alone.
+func TestMountHugeSizesOnMemMapFs(t *testing.T) {
+	dir := sdktest.Mount(t, New(afero.NewMemMapFs()), nil).Dir()
+	keep := filepath.Join(dir, "keep")
+	keepData := bytes.Repeat([]byte("keep me "), 1024)
+	require.NoError(t, os.WriteFile(keep, keepData, 0o644))
+	name := filepath.Join(dir, "big")
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Write([]byte("head"))
+	require.NoError(t, err)
+	before := vmRSS(t)
+
+	// require: without a limit the next call kills this process.
+	require.ErrorIs(t, unix.Truncate(name, math.MaxInt64), unix.EFBIG, "truncate to 2^63-1")
+	assert.ErrorIs(t, unix.Truncate(name, 16<<40), unix.EFBIG, "truncate -s 16T")
+	assert.ErrorIs(t, unix.Ftruncate(int(f.Fd()), 16<<40), unix.EFBIG, "ftruncate to 16 TiB")
+	assert.ErrorIs(t, unix.Ftruncate(int(f.Fd()), DefaultMemMaxFileSize+1), unix.EFBIG, "one byte past the limit")
+	_, err = unix.Pwrite(int(f.Fd()), []byte("x"), 2<<30)
+	assert.ErrorIs(t, err, unix.EFBIG, "pwrite at 2 GiB")
+	_, err = unix.Pwrite(int(f.Fd()), []byte("x"), DefaultMemMaxFileSize)
+	assert.ErrorIs(t, err, unix.EFBIG, "pwrite at the limit")
+
+	grown := vmRSS(t) - before
+	assert.Less(t, grown, int64(256<<20), "the process grew by %d bytes", grown)
+
+	fi, err := os.Stat(name)
+	require.NoError(t, err)
+	assert.EqualValues(t, 4, fi.Size(), "the refused changes left the size alone")
+	got, err := os.ReadFile(name)
+	require.NoError(t, err)
+	assert.Equal(t, "head", string(got))
+	got, err = os.ReadFile(keep)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(keepData, got), "the other file is intact")
+
+	// The mount still works after the refusals.
+	_, err = f.WriteAt([]byte("tail"), 1<<20)
+	require.NoError(t, err)
+	fi, err = f.Stat()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1<<20+4, fi.Size())
+}
+
+// TestMountMaxFileSize: an explicit limit applies to every backend (here the
+// local disk), a write across it writes what fits, and the disk's holes stay
+// holes.
+func TestMountMaxFileSize(t *testing.T) {
+	const limit = 1 << 20
+	root := t.TempDir()
+	fsys, err := NewWithOptions(afero.NewOsFs(), &Options{Root: root, MaxFileSize: limit})
+	require.NoError(t, err)
+	dir := sdktest.Mount(t, fsys, nil).Dir()
+	name := filepath.Join(dir, "f")
+	require.NoError(t, os.WriteFile(name, nil, 0o644))
+	assert.ErrorIs(t, unix.Truncate(name, limit+1), unix.EFBIG)
+	require.NoError(t, unix.Truncate(name, limit), "the limit itself is allowed")
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(name, &st))
+	assert.EqualValues(t, limit, st.Size)
+	// The SDK reports an unknown (zero) block count as the size; the disk
+	// file shows that the hole cost nothing.
+	require.NoError(t, unix.Stat(filepath.Join(root, "f"), &st))
+	assert.Less(t, st.Blocks*512, int64(limit), "a hole on the disk costs no blocks")
+
+	require.NoError(t, unix.Truncate(name, 0))
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	n, err := unix.Pwrite(int(f.Fd()), []byte("abcd"), limit-2)
+	require.NoError(t, err, "the kernel reports the bytes that fit")
+	assert.Equal(t, 2, n)
+	_, err = unix.Pwrite(int(f.Fd()), []byte("cd"), limit)
+	assert.ErrorIs(t, err, unix.EFBIG)
+	require.NoError(t, unix.Fstat(int(f.Fd()), &st))
+	assert.EqualValues(t, limit, st.Size)
+}
+
+// TestSizeLimits checks the limits without FUSE, where the errors can be seen
+// exactly as the adapter returns them.
+func TestSizeLimits(t *testing.T) {
+	ctx := context.Background()
+	t.Run("default", func(t *testing.T) {
+		f := New(afero.NewMemMapFs())
+		createFile(t, f, "f", []byte("x"))
+		assert.Equal(t, syscall.EFBIG, errno(f.Truncate(ctx, "f", math.MaxInt64)))
+		assert.Equal(t, syscall.EINVAL, errno(f.Truncate(ctx, "f", -1)))
+		h, err := f.Open(ctx, "f", syscall.O_RDWR, 0)
+		require.NoError(t, err)
+		defer h.Close()
+		_, err = h.WriteAt(ctx, []byte("xy"), math.MaxInt64-1)
+		assert.Equal(t, syscall.EINVAL, errno(err), "offset + length overflows")
+		_, err = h.WriteAt(ctx, []byte("x"), -1)
+		assert.Equal(t, syscall.EINVAL, errno(err))
+		_, err = h.WriteAt(ctx, []byte("x"), DefaultMemMaxFileSize)
+		assert.Equal(t, syscall.EFBIG, errno(err))
+		assert.Equal(t, syscall.EFBIG, errno(h.Truncate(ctx, DefaultMemMaxFileSize+1)))
+	})
+	t.Run("unlimited", func(t *testing.T) {
+		f, err := NewWithOptions(afero.NewMemMapFs(), &Options{MaxFileSize: -1})
+		require.NoError(t, err)
+		createFile(t, f, "f", []byte("x"))
+		// afero panics making a slice this long; that is EFBIG, not EIO.
+		assert.Equal(t, syscall.EFBIG, errno(f.Truncate(ctx, "f", math.MaxInt64)))
+		h, err := f.Open(ctx, "f", syscall.O_RDWR, 0)
+		require.NoError(t, err)
+		defer h.Close()
+		assert.Equal(t, syscall.EFBIG, errno(h.Truncate(ctx, math.MaxInt64)))
+		_, err = h.WriteAt(ctx, []byte("x"), math.MaxInt64-1)
+		assert.Equal(t, syscall.EFBIG, errno(err))
+	})
+	t.Run("explicit", func(t *testing.T) {
+		for _, b := range backends() {
+			t.Run(b.name, func(t *testing.T) {
+				f := b.make(t)
+				f.maxSize = 100
+				createFile(t, f, "f", []byte("x"))
+				assert.Equal(t, syscall.EFBIG, errno(f.Truncate(ctx, "f", 101)))
+				require.NoError(t, f.Truncate(ctx, "f", 100))
+				h, err := f.Open(ctx, "f", syscall.O_RDWR, 0)
+				require.NoError(t, err)
+				defer h.Close()
+				assert.Equal(t, syscall.EFBIG, errno(h.Truncate(ctx, 101)))
+				n, err := h.WriteAt(ctx, []byte("abcd"), 98)
+				assert.Equal(t, syscall.EFBIG, errno(err))
+				assert.Equal(t, 2, n, "what fits is written")
+				a, err := f.Stat(ctx, "f")
+				require.NoError(t, err)
+				assert.EqualValues(t, 100, a.Size)
+			})
+		}
+	})
+}
