@@ -97,6 +97,8 @@ type FS struct {
 	attrHook func(os.FileInfo, *sdk.Attr)
 	// maxSize is Options.MaxFileSize: 0 default, negative none.
 	maxSize int64
+	// nameMax is the longest name component, what StatFS reports.
+	nameMax int
 
 	// hostRoot is the host directory behind root when the Fs is the local
 	// disk, else "". See "The local disk" in the package documentation.
@@ -175,6 +177,13 @@ func NewWithOptions(fsys afero.Fs, opts *Options) (*FS, error) {
 		f.ioFS = true
 	}
 	f.hostRoot = findHostRoot(fsys, f.root)
+	f.nameMax = nameMax
+	if f.hostRoot != "" {
+		if st, err := hostStatFS(f.hostRoot); err == nil && st.NameMax > 0 && st.NameMax < nameMax {
+			// The disk's own limit is lower: say what it says, before it.
+			f.nameMax = int(st.NameMax)
+		}
+	}
 	return f, nil
 }
 
@@ -292,8 +301,33 @@ func (f *FS) lstat(p string) (os.FileInfo, error) {
 	return f.fs.Stat(p)
 }
 
+// checkName fails with ENAMETOOLONG when a component of name is longer than
+// f.nameMax, as a kernel filesystem does at lookup. MemMapFs and most other
+// backends would accept any length, so a name no lookup can find would be
+// created. Every name the adapter is given passes through here (Stat,
+// statAttr, ReadDir); a name no longer than the limit, almost every name,
+// costs one comparison.
+func (f *FS) checkName(op, name string) error {
+	if len(name) <= f.nameMax {
+		return nil
+	}
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '/' {
+			if i-start > f.nameMax {
+				return pathErr(op, name, syscall.ENAMETOOLONG)
+			}
+			start = i + 1
+		}
+	}
+	return nil
+}
+
 // Stat implements sdk.FileSystem.
 func (f *FS) Stat(ctx context.Context, name string) (sdk.Attr, error) {
+	if err := f.checkName("stat", name); err != nil {
+		return sdk.Attr{}, err
+	}
 	fi, err := f.lstat(f.apath(name))
 	if err != nil {
 		return sdk.Attr{}, err
@@ -303,6 +337,9 @@ func (f *FS) Stat(ctx context.Context, name string) (sdk.Attr, error) {
 
 // statAttr is Stat for internal callers that also want to know existence.
 func (f *FS) statAttr(name string) (sdk.Attr, os.FileInfo, error) {
+	if err := f.checkName("stat", name); err != nil {
+		return sdk.Attr{}, nil, err
+	}
 	fi, err := f.lstat(f.apath(name))
 	if err != nil {
 		return sdk.Attr{}, nil, err
@@ -346,6 +383,9 @@ func isNotExist(err error) bool {
 
 // ReadDir implements sdk.FileSystem.
 func (f *FS) ReadDir(ctx context.Context, name string) ([]sdk.DirEntry, error) {
+	if err := f.checkName("readdir", name); err != nil {
+		return nil, err
+	}
 	// CopyOnWriteFs merges directories only through Open, not OpenFile.
 	d, err := f.fs.Open(f.apath(name))
 	if err != nil {
@@ -778,7 +818,7 @@ func (f *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 		BlocksAvail: free,
 		Files:       f.files,
 		FilesFree:   files,
-		NameMax:     nameMax,
+		NameMax:     uint64(f.nameMax),
 	}, nil
 }
 
@@ -786,6 +826,9 @@ func (f *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 func (f *FS) Symlink(ctx context.Context, target, newname string) error {
 	if f.readOnly {
 		return errReadOnly("symlink", newname)
+	}
+	if err := f.checkName("symlink", newname); err != nil {
+		return err
 	}
 	if !f.SupportsSymlinks() {
 		return &os.LinkError{Op: "symlink", Old: target, New: newname, Err: fmt.Errorf("%s has no symbolic links: %w", f.fs.Name(), sdk.ErrNotSupported)}

@@ -21,6 +21,10 @@
 // existence check is atomic against other renames through this FS only.
 // RenameExchange is not offered (EINVAL).
 //
+// A name component longer than NAME_MAX (255 bytes, or the local disk's lower
+// limit: what StatFS reports) fails with ENAMETOOLONG in every operation,
+// lookups included, as on tmpfs; MemMapFs itself would store it.
+//
 // New files and directories get exactly the requested permission bits: the
 // adapter creates with O_EXCL to learn whether it created the file and then
 // chmods away the process umask that OsFs applies.

@@ -172,3 +172,65 @@ func TestSizeLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestNameMax: a component longer than the 255 bytes StatFS reports is
+// ENAMETOOLONG everywhere, as on tmpfs; MemMapFs itself would create it.
+func TestNameMax(t *testing.T) {
+	ok, long := strings.Repeat("n", 255), strings.Repeat("n", 256)
+	forEachBackend(t, func(t *testing.T, b backend, f *FS) {
+		ctx := aliceCtx()
+		createFile(t, f, ok, []byte("x"))
+		_, err := f.Stat(ctx, ok)
+		require.NoError(t, err, "255 bytes is allowed")
+		require.NoError(t, f.Mkdir(ctx, "d", 0o755))
+		tooLong := func(what string, err error) {
+			t.Helper()
+			assert.Equal(t, syscall.ENAMETOOLONG, errno(err), what)
+		}
+		_, err = f.Stat(ctx, long)
+		tooLong("stat", err)
+		_, err = f.Stat(ctx, long+"/x")
+		tooLong("stat below a long component", err)
+		_, err = f.Stat(ctx, "d/"+long)
+		tooLong("stat in a directory", err)
+		_, err = f.Open(ctx, long, syscall.O_CREAT|syscall.O_RDWR, 0o644)
+		tooLong("create", err)
+		_, err = f.Open(ctx, "d/"+long, syscall.O_RDONLY, 0)
+		tooLong("open", err)
+		tooLong("mkdir", f.Mkdir(ctx, "d/"+long, 0o755))
+		tooLong("rename target", f.Rename(ctx, ok, "d/"+long, 0))
+		tooLong("rename source", f.Rename(ctx, long, "d/x", 0))
+		tooLong("symlink", f.Symlink(ctx, "target", long))
+		tooLong("unlink", f.Unlink(ctx, long))
+		tooLong("rmdir", f.Rmdir(ctx, long))
+		_, err = f.ReadDir(ctx, long)
+		tooLong("readdir", err)
+		tooLong("chmod", f.Chmod(ctx, long, 0o644))
+		ents, err := f.ReadDir(ctx, ".")
+		require.NoError(t, err)
+		for _, e := range ents {
+			assert.LessOrEqual(t, len(e.Name), 255, "nothing too long was created")
+		}
+	})
+}
+
+func TestMountNameMax(t *testing.T) {
+	ok, long := strings.Repeat("n", 255), strings.Repeat("n", 256)
+	forEachMount(t, func(t *testing.T, b mountBackend, dir string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, ok), []byte("x"), 0o644))
+		var st unix.Statfs_t
+		require.NoError(t, unix.Statfs(dir, &st))
+		require.EqualValues(t, 255, st.Namelen)
+		p := filepath.Join(dir, long)
+		assert.ErrorIs(t, os.WriteFile(p, []byte("x"), 0o644), unix.ENAMETOOLONG, "create")
+		_, err := os.Lstat(p)
+		assert.ErrorIs(t, err, unix.ENAMETOOLONG, "lookup")
+		assert.ErrorIs(t, os.Mkdir(p, 0o755), unix.ENAMETOOLONG, "mkdir")
+		assert.ErrorIs(t, os.Rename(filepath.Join(dir, ok), p), unix.ENAMETOOLONG, "rename target")
+		assert.ErrorIs(t, os.Symlink("target", p), unix.ENAMETOOLONG, "symlink")
+		ents, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, ents, 1)
+		assert.Equal(t, ok, ents[0].Name())
+	})
+}
