@@ -111,6 +111,11 @@ type FS struct {
 	// renameMu makes the existence check of RenameNoReplace and the rename
 	// that follows one step with respect to other renames through this FS.
 	renameMu sync.Mutex
+
+	// linkMu makes a change to the subdirectories of a MemMapFs directory
+	// and the matching change of its link count one step (see
+	// countSubdirs). Order: renameMu, then linkMu, then mem.mu.
+	linkMu sync.Mutex
 }
 
 var (
@@ -431,11 +436,20 @@ func (f *FS) Mkdir(ctx context.Context, name string, perm uint32) error {
 		want |= sdk.ModeSetgid
 	}
 	p := f.apath(name)
+	unlock := f.lockLinks()
 	if err := f.fs.Mkdir(p, sdk.UnixToFileMode(want)); err != nil {
+		unlock()
 		return err
 	}
+	f.newDirCounted(name)
+	f.addSubdirs(parentName(name), 1)
+	unlock()
 	if err := f.finishCreate(ctx, name, pa, want, false); err != nil {
-		_ = f.fs.Remove(p)
+		unlock := f.lockLinks()
+		if f.fs.Remove(p) == nil {
+			f.addSubdirs(parentName(name), -1)
+		}
+		unlock()
 		return err
 	}
 	f.dirChanged(name)
@@ -538,7 +552,13 @@ func (f *FS) Rmdir(ctx context.Context, name string) error {
 	} else if !empty {
 		return pathErr("rmdir", name, sdk.ErrNotEmpty)
 	}
-	if err := f.fs.Remove(f.apath(name)); err != nil {
+	unlock := f.lockLinks()
+	err = f.fs.Remove(f.apath(name))
+	if err == nil {
+		f.addSubdirs(parentName(name), -1)
+	}
+	unlock()
+	if err != nil {
 		return err
 	}
 	f.dirChanged(name)
@@ -613,14 +633,7 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 			}
 		}
 	}
-	if exists && na.IsDir() {
-		// os.Rename refuses to replace even an empty directory, so this
-		// case is two steps (documented).
-		if err := f.fs.Remove(f.apath(newname)); err != nil {
-			return err
-		}
-	}
-	if err := f.fs.Rename(f.apath(oldname), f.apath(newname)); err != nil {
+	if err := f.moveEntry(oldname, newname, oa.IsDir(), exists && na.IsDir()); err != nil {
 		return err
 	}
 	f.touchCtime(newname)
@@ -628,6 +641,29 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	if parentName(newname) != parentName(oldname) {
 		f.dirChanged(newname)
 	}
+	return nil
+}
+
+// moveEntry renames oldname to newname, first removing newname when it is a
+// directory (replacesDir), and keeps the parents' link counts.
+func (f *FS) moveEntry(oldname, newname string, isDir, replacesDir bool) error {
+	if !isDir {
+		return f.fs.Rename(f.apath(oldname), f.apath(newname))
+	}
+	defer f.lockLinks()()
+	if replacesDir {
+		// os.Rename refuses to replace even an empty directory, so this
+		// case is two steps (documented).
+		if err := f.fs.Remove(f.apath(newname)); err != nil {
+			return err
+		}
+		f.addSubdirs(parentName(newname), -1)
+	}
+	if err := f.fs.Rename(f.apath(oldname), f.apath(newname)); err != nil {
+		return err
+	}
+	f.addSubdirs(parentName(oldname), -1)
+	f.addSubdirs(parentName(newname), 1)
 	return nil
 }
 

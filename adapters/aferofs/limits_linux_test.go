@@ -234,3 +234,77 @@ func TestMountNameMax(t *testing.T) {
 		assert.Equal(t, ok, ents[0].Name())
 	})
 }
+
+// TestDirLinkCount: a directory's link count is 2 plus its subdirectories,
+// as on a kernel filesystem; MemMapFs reports none.
+func TestDirLinkCount(t *testing.T) {
+	nlink := func(t *testing.T, f *FS, name string) uint32 {
+		t.Helper()
+		a, err := f.Stat(context.Background(), name)
+		require.NoError(t, err)
+		return a.Nlink
+	}
+	forEachBackend(t, func(t *testing.T, b backend, f *FS) {
+		ctx := aliceCtx()
+		if strings.HasPrefix(b.name, "CopyOnWriteFs") {
+			// Not kept (documented): a directory merges two layers.
+			require.NoError(t, f.Mkdir(ctx, "a", 0o755))
+			require.NoError(t, f.Mkdir(ctx, "a/b", 0o755))
+			assert.EqualValues(t, 2, nlink(t, f, "a"))
+			return
+		}
+		root := nlink(t, f, ".")
+		require.NoError(t, f.Mkdir(ctx, "a", 0o755))
+		assert.EqualValues(t, root+1, nlink(t, f, "."))
+		assert.EqualValues(t, 2, nlink(t, f, "a"))
+		require.NoError(t, f.Mkdir(ctx, "a/b", 0o755))
+		require.NoError(t, f.Mkdir(ctx, "a/c", 0o755))
+		createFile(t, f, "a/file", nil)
+		assert.EqualValues(t, 4, nlink(t, f, "a"), "mkdir a/b a/c")
+		require.NoError(t, f.Rmdir(ctx, "a/c"))
+		assert.EqualValues(t, 3, nlink(t, f, "a"), "rmdir a/c")
+		require.NoError(t, f.Rename(ctx, "a/b", "b", 0))
+		assert.EqualValues(t, 2, nlink(t, f, "a"), "a/b moved out")
+		assert.EqualValues(t, root+2, nlink(t, f, "."), "and in")
+		require.NoError(t, f.Mkdir(ctx, "a/e", 0o755))
+		require.NoError(t, f.Rename(ctx, "b", "a/e", 0), "over an empty directory")
+		assert.EqualValues(t, 3, nlink(t, f, "a"))
+		assert.EqualValues(t, root+1, nlink(t, f, "."))
+		require.NoError(t, f.Rename(ctx, "a/file", "file", 0))
+		assert.EqualValues(t, 3, nlink(t, f, "a"), "files do not count")
+		ents, err := f.ReadDir(ctx, ".")
+		require.NoError(t, err)
+		for _, e := range ents {
+			if e.Name == "a" {
+				assert.EqualValues(t, 3, e.Attr.Nlink, "ReadDir says the same")
+			}
+		}
+	})
+	t.Run("existing tree", func(t *testing.T) {
+		m := afero.NewMemMapFs()
+		require.NoError(t, m.MkdirAll("/t/x/y", 0o755))
+		require.NoError(t, m.MkdirAll("/t/z", 0o755))
+		require.NoError(t, afero.WriteFile(m, "/t/f", nil, 0o644))
+		f := New(m)
+		assert.EqualValues(t, 4, nlink(t, f, "t"), "counted once, at the first stat")
+		assert.EqualValues(t, 3, nlink(t, f, "t/x"))
+		require.NoError(t, f.Mkdir(context.Background(), "t/w", 0o755))
+		assert.EqualValues(t, 5, nlink(t, f, "t"))
+	})
+}
+
+func TestMountDirLinkCount(t *testing.T) {
+	forEachMount(t, func(t *testing.T, b mountBackend, dir string) {
+		a := filepath.Join(dir, "a")
+		require.NoError(t, os.Mkdir(a, 0o755))
+		require.NoError(t, os.Mkdir(filepath.Join(a, "b"), 0o755))
+		require.NoError(t, os.Mkdir(filepath.Join(a, "c"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(a, "f"), nil, 0o644))
+		var st unix.Stat_t
+		require.NoError(t, unix.Stat(a, &st))
+		assert.EqualValues(t, 4, st.Nlink, "mkdir a; mkdir a/b a/c")
+		require.NoError(t, unix.Rmdir(filepath.Join(a, "c")))
+		require.NoError(t, unix.Stat(a, &st))
+		assert.EqualValues(t, 3, st.Nlink, "rmdir a/c")
+	})
+}
