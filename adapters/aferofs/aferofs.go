@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,9 +109,17 @@ type FS struct {
 	// mem holds what MemMapFs does not report (owner, atime, ctime).
 	mem memTable
 
-	// renameMu makes the existence check of RenameNoReplace and the rename
-	// that follows one step with respect to other renames through this FS.
-	renameMu sync.Mutex
+	// renameMu orders renames through this FS: plain renames share it;
+	// RenameNoReplace (whose existence check and rename must be one step)
+	// and RenameExchange (three renames through a temporary name) hold it
+	// alone.
+	renameMu sync.RWMutex
+	// exchanging is set while an exchange holds renameMu, with one of its
+	// names briefly missing: a lookup that finds nothing then waits for
+	// the exchange and looks again (see waitExchange).
+	exchanging atomic.Bool
+	// exchangeSeq numbers temporary names; guarded by renameMu (held alone).
+	exchangeSeq uint64
 
 	// linkMu makes a change to the subdirectories of a MemMapFs directory
 	// and the matching change of its link count one step (see
@@ -334,10 +343,26 @@ func (f *FS) Stat(ctx context.Context, name string) (sdk.Attr, error) {
 		return sdk.Attr{}, err
 	}
 	fi, err := f.lstat(f.apath(name))
+	if err != nil && f.waitExchange(err) {
+		fi, err = f.lstat(f.apath(name))
+	}
 	if err != nil {
 		return sdk.Attr{}, err
 	}
 	return f.attr(fi), nil
+}
+
+// waitExchange reports whether err means "not found" while an exchange is
+// under way, after waiting for it to end: the name may have been the one
+// the exchange had moved to its temporary name. This costs nothing unless a
+// lookup fails. It must not be called by the exchange itself.
+func (f *FS) waitExchange(err error) bool {
+	if !f.exchanging.Load() || !isNotExist(err) {
+		return false
+	}
+	f.renameMu.RLock()
+	f.renameMu.RUnlock()
+	return true
 }
 
 // statAttr is Stat for internal callers that also want to know existence.
@@ -346,6 +371,9 @@ func (f *FS) statAttr(name string) (sdk.Attr, os.FileInfo, error) {
 		return sdk.Attr{}, nil, err
 	}
 	fi, err := f.lstat(f.apath(name))
+	if err != nil && f.waitExchange(err) {
+		fi, err = f.lstat(f.apath(name))
+	}
 	if err != nil {
 		return sdk.Attr{}, nil, err
 	}
@@ -580,11 +608,8 @@ func (f *FS) isEmptyDir(name string) (bool, error) {
 
 // Rename implements sdk.FileSystem.
 func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.RenameFlags) error {
-	if flags&sdk.RenameExchange != 0 {
-		return fmt.Errorf("aferofs: rename %s %s: RENAME_EXCHANGE is not supported: %w", oldname, newname, syscall.EINVAL)
-	}
-	if flags&^sdk.RenameNoReplace != 0 {
-		return fmt.Errorf("aferofs: rename %s %s: unknown flags %#x: %w", oldname, newname, uint32(flags), syscall.EINVAL)
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 || flags == sdk.RenameNoReplace|sdk.RenameExchange {
+		return fmt.Errorf("aferofs: rename %s %s: flags %#x: %w", oldname, newname, uint32(flags), syscall.EINVAL)
 	}
 	if f.readOnly {
 		return errReadOnly("rename", oldname)
@@ -592,9 +617,15 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	if oldname == "." || newname == "." {
 		return pathErr("rename", oldname, syscall.EBUSY)
 	}
+	if flags&sdk.RenameExchange != 0 {
+		return f.exchange(oldname, newname)
+	}
 	if flags&sdk.RenameNoReplace != 0 {
 		f.renameMu.Lock()
 		defer f.renameMu.Unlock()
+	} else {
+		f.renameMu.RLock()
+		defer f.renameMu.RUnlock()
 	}
 	oa, _, err := f.statAttr(oldname)
 	if err != nil {

@@ -16,10 +16,19 @@
 // directories and rmdir refuses non-empty ones (MemMapFs removes either),
 // rename checks the file-over-directory rules. These checks and the call that
 // follows are two steps: a change made behind the mount between them (by
-// another process using the same afero.Fs) can slip through. Renames with
-// RenameNoReplace are serialised among themselves by a per-FS mutex, so the
-// existence check is atomic against other renames through this FS only.
-// RenameExchange is not offered (EINVAL).
+// another process using the same afero.Fs) can slip through. A rename with
+// RenameNoReplace holds a per-FS lock that excludes every other rename
+// through this FS, so its existence check is atomic against those only.
+//
+// RenameExchange (renameat2's RENAME_EXCHANGE, which reaches a filesystem
+// only in the libfuse3 build) swaps two existing names of any types. On the
+// local disk it is renameat2 itself, atomic for everyone. On any other Fs it
+// is three renames through a temporary name (".fusekit-exchange-N") in the
+// first name's directory, under the same lock, and the steps made are undone
+// if one fails. It is atomic only for callers through this FS: other renames
+// wait for it and a lookup that misses either name meanwhile waits and looks
+// again, but a directory listing made during it may show the temporary
+// name, and anyone using the afero.Fs behind the mount sees every step.
 //
 // A name component longer than NAME_MAX (255 bytes, or the local disk's lower
 // limit: what StatFS reports) fails with ENAMETOOLONG in every operation,

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/fusekit/fusekit/sdk"
 	"github.com/fusekit/fusekit/sdk/sdktest"
 	"github.com/spf13/afero"
 	"github.com/stretchr/testify/assert"
@@ -306,5 +307,52 @@ func TestMountDirLinkCount(t *testing.T) {
 		require.NoError(t, unix.Rmdir(filepath.Join(a, "c")))
 		require.NoError(t, unix.Stat(a, &st))
 		assert.EqualValues(t, 3, st.Nlink, "rmdir a/c")
+	})
+}
+
+// TestMountRenameExchange: renameat2(RENAME_EXCHANGE) reaches the
+// filesystem only with libfuse3; libfuse2 refuses it itself.
+func TestMountRenameExchange(t *testing.T) {
+	forEachMount(t, func(t *testing.T, b mountBackend, dir string) {
+		a, bb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+		require.NoError(t, os.WriteFile(a, []byte("A"), 0o644))
+		require.NoError(t, os.WriteFile(bb, []byte("B"), 0o644))
+		err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, bb, unix.RENAME_EXCHANGE)
+		if sdk.Build != "fuse3" {
+			assert.ErrorIs(t, err, unix.EINVAL, "libfuse2 refuses renameat2 flags itself")
+			return
+		}
+		require.NoError(t, err)
+		got, err := os.ReadFile(a)
+		require.NoError(t, err)
+		assert.Equal(t, "B", string(got))
+		got, err = os.ReadFile(bb)
+		require.NoError(t, err)
+		assert.Equal(t, "A", string(got))
+
+		// A directory and a file, in different directories.
+		d, e := filepath.Join(dir, "d"), filepath.Join(dir, "e")
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "sub"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "sub", "inner"), []byte("I"), 0o644))
+		require.NoError(t, os.Mkdir(e, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(e, "file"), []byte("F"), 0o644))
+		require.NoError(t, unix.Renameat2(unix.AT_FDCWD, filepath.Join(d, "sub"), unix.AT_FDCWD, filepath.Join(e, "file"), unix.RENAME_EXCHANGE))
+		got, err = os.ReadFile(filepath.Join(d, "sub"))
+		require.NoError(t, err)
+		assert.Equal(t, "F", string(got))
+		got, err = os.ReadFile(filepath.Join(e, "file", "inner"))
+		require.NoError(t, err)
+		assert.Equal(t, "I", string(got))
+		var st unix.Stat_t
+		require.NoError(t, unix.Stat(d, &st))
+		assert.EqualValues(t, 2, st.Nlink)
+		require.NoError(t, unix.Stat(e, &st))
+		assert.EqualValues(t, 3, st.Nlink)
+		ents, err := os.ReadDir(d)
+		require.NoError(t, err)
+		assert.Len(t, ents, 1, "no temporary name is left")
+
+		err = unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, filepath.Join(dir, "missing"), unix.RENAME_EXCHANGE)
+		assert.ErrorIs(t, err, unix.ENOENT)
 	})
 }
