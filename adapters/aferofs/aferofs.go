@@ -114,10 +114,11 @@ type FS struct {
 	// and RenameExchange (three renames through a temporary name) hold it
 	// alone.
 	renameMu sync.RWMutex
-	// exchanging is set while an exchange holds renameMu, with one of its
-	// names briefly missing: a lookup that finds nothing then waits for
-	// the exchange and looks again (see waitExchange).
-	exchanging atomic.Bool
+	// exchangeGen is odd while an exchange runs (one of its names briefly
+	// missing) and changes at its start and end: a lookup that finds
+	// nothing while it is odd or changing looks again under renameMu (see
+	// lstatName).
+	exchangeGen atomic.Uint64
 	// exchangeSeq numbers temporary names; guarded by renameMu (held alone).
 	exchangeSeq uint64
 
@@ -342,27 +343,28 @@ func (f *FS) Stat(ctx context.Context, name string) (sdk.Attr, error) {
 	if err := f.checkName("stat", name); err != nil {
 		return sdk.Attr{}, err
 	}
-	fi, err := f.lstat(f.apath(name))
-	if err != nil && f.waitExchange(err) {
-		fi, err = f.lstat(f.apath(name))
-	}
+	fi, err := f.lstatName(name)
 	if err != nil {
 		return sdk.Attr{}, err
 	}
 	return f.attr(fi), nil
 }
 
-// waitExchange reports whether err means "not found" while an exchange is
-// under way, after waiting for it to end: the name may have been the one
-// the exchange had moved to its temporary name. This costs nothing unless a
-// lookup fails. It must not be called by the exchange itself.
-func (f *FS) waitExchange(err error) bool {
-	if !f.exchanging.Load() || !isNotExist(err) {
-		return false
+// lstatName is lstat of an SDK name that never misses a name an exchange
+// has moved away for a moment: when nothing is found while an exchange ran,
+// it looks again holding renameMu, which no exchange holds then. Unless a
+// lookup fails, this costs two atomic loads. Callers that hold renameMu
+// see no exchange running and never take it again.
+func (f *FS) lstatName(name string) (os.FileInfo, error) {
+	p := f.apath(name)
+	gen := f.exchangeGen.Load()
+	fi, err := f.lstat(p)
+	if err != nil && (gen&1 != 0 || f.exchangeGen.Load() != gen) && isNotExist(err) {
+		f.renameMu.RLock()
+		fi, err = f.lstat(p)
+		f.renameMu.RUnlock()
 	}
-	f.renameMu.RLock()
-	f.renameMu.RUnlock()
-	return true
+	return fi, err
 }
 
 // statAttr is Stat for internal callers that also want to know existence.
@@ -370,10 +372,7 @@ func (f *FS) statAttr(name string) (sdk.Attr, os.FileInfo, error) {
 	if err := f.checkName("stat", name); err != nil {
 		return sdk.Attr{}, nil, err
 	}
-	fi, err := f.lstat(f.apath(name))
-	if err != nil && f.waitExchange(err) {
-		fi, err = f.lstat(f.apath(name))
-	}
+	fi, err := f.lstatName(name)
 	if err != nil {
 		return sdk.Attr{}, nil, err
 	}

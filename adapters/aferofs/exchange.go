@@ -49,9 +49,9 @@ func (f *FS) exchange(oldname, newname string) error {
 	return nil
 }
 
-// swap exchanges the two names; renameMu is held alone. It must not call
-// statAttr (which could wait for this very exchange) nor attr (which may
-// take linkMu).
+// swap exchanges the two names; renameMu is held alone. Between its renames
+// it must not call statAttr (which could wait for this very exchange) nor
+// attr (which may take linkMu, held here).
 func (f *FS) swap(a, b string, aDir, bDir bool) error {
 	if hp := f.hostPath(a); hp != "" {
 		err := hostExchange(hp, f.hostPath(b))
@@ -64,8 +64,8 @@ func (f *FS) swap(a, b string, aDir, bDir bool) error {
 	if err != nil {
 		return err
 	}
-	f.exchanging.Store(true)
-	defer f.exchanging.Store(false)
+	f.exchangeGen.Add(1)
+	defer f.exchangeGen.Add(1)
 	defer f.lockLinks()()
 	pa, pb, ta, tb := f.apath(a), f.apath(b), f.apath(tmp), f.apath(b)
 	if err := f.fs.Rename(pa, ta); err != nil {
