@@ -66,6 +66,7 @@ type config struct {
 	latency        time.Duration
 	writeback      bool
 	writebackDirty cli.ByteSize
+	maxFileSize    cli.ByteSize
 }
 
 // newStore makes the in-memory store that is served. Tests replace it to
@@ -108,6 +109,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.DurationVar(&c.unmountTimeout, "unmount-timeout", 10*time.Second, "how long to wait for open files at exit before detaching the mount, and then for buffered data to be written back")
 	fl.DurationVar(&c.latency, "latency", 0, "delay every call to the in-memory store by this much, like a remote store (e.g. 1ms)")
 	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes in memory and send them to the store in large chunks (sdk/writeback); close(2) still waits for them")
+	c.maxFileSize = aferofs.DefaultMemMaxFileSize
+	fl.Var(&c.maxFileSize, "max-file-size", "the largest file, e.g. 64M or 4G; a write or truncate beyond it fails with EFBIG (a file this size can briefly need twice its size in memory)")
 	fl.Var(&c.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -182,7 +185,13 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		store = faultfs.New(store, faultfs.Config{Latency: c.latency})
 	}
-	return cli.Writeback(aferofs.New(store), c.writeback, c.writebackDirty)
+	// The limit is passed even at its default: the -latency wrapper hides
+	// MemMapFs's files, which aferofs limits by default only when it sees them.
+	served, err := aferofs.NewWithOptions(store, &aferofs.Options{MaxFileSize: int64(c.maxFileSize)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cli.Writeback(served, c.writeback, c.writebackDirty)
 }
 
 // run is the whole program: it mounts, waits for a signal on stop (or for
