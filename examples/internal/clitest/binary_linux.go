@@ -36,6 +36,13 @@ func Build(t testing.TB, pkgDir, name string) string {
 	if err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
+	// Whatever a failed test left running (a daemon that mounted when it
+	// should have refused) is stopped; the test has already failed then.
+	t.Cleanup(func() {
+		for _, pid := range Processes(t, bin) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	return bin
 }
 
@@ -60,6 +67,9 @@ func Run(t testing.TB, dir, bin string, args ...string) Result {
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// libfuse's auto_unmount helper inherits the output pipes and
+	// outlives a killed server until it has unmounted.
+	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
 	var ee *exec.ExitError
 	code := 0
