@@ -27,3 +27,6 @@ func (d *Daemon) Exit(code int)                {}
 
 // MountFailed returns err unchanged off Linux.
 func MountFailed(mountpoint string, err error) error { return err }
+
+// Stale is Linux-only here.
+func Stale(dir string) bool { return false }

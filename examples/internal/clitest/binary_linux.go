@@ -211,3 +211,66 @@ func StaleMount(t testing.TB, dir string) {
 		t.Fatalf("want a stale mount on %s, statfs said %v", dir, err)
 	}
 }
+
+// BadCase is one bad command line for TestBadInputs-style tables: Setup
+// prepares it in the scratch directory dir and returns the arguments and
+// the fragments the message must contain.
+type BadCase struct {
+	Name  string
+	Setup func(t *testing.T, dir string) (args, want []string)
+	Code  int
+}
+
+// RunBadCases runs bin on every case twice, in the foreground and with the
+// modeFlag that detaches it (so that the daemon's report of the failure to
+// the waiting parent is checked too), and checks the exit status, the
+// message, that nothing panicked, and that no mount or process is left.
+func RunBadCases(t *testing.T, bin, modeFlag string, cases []BadCase) {
+	for _, c := range cases {
+		for _, mode := range []string{"foreground", "daemon"} {
+			t.Run(c.Name+"/"+mode, func(t *testing.T) {
+				dir := t.TempDir()
+				t.Cleanup(func() {
+					for _, m := range MountsUnder(t, dir) {
+						unix.Unmount(m, unix.MNT_DETACH)
+					}
+				})
+				args, want := c.Setup(t, dir)
+				if mode == "daemon" {
+					args = append([]string{modeFlag}, args...)
+				}
+				before := MountsUnder(t, dir)
+				res := Run(t, "", bin, args...)
+				if res.Code != c.Code {
+					t.Errorf("exit status %d, want %d; stderr: %s", res.Code, c.Code, res.Stderr)
+				}
+				for _, w := range want {
+					if !strings.Contains(res.Stderr, w) {
+						t.Errorf("stderr does not contain %q: %s", w, res.Stderr)
+					}
+				}
+				if strings.Contains(res.Stderr, "panic") || strings.Contains(res.Stderr, "goroutine ") {
+					t.Errorf("a panic reached the user: %s", res.Stderr)
+				}
+				after := MountsUnder(t, dir)
+				if strings.Join(after, "\n") != strings.Join(before, "\n") {
+					t.Errorf("mounts before the run %q, after %q", before, after)
+				}
+				NoProcessLeft(t, bin)
+			})
+		}
+	}
+}
+
+// NoProcessLeft fails the test if a process of bin is still running once a
+// generous grace period (for a daemon that is shutting down) has passed.
+func NoProcessLeft(t testing.TB, bin string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(Processes(t, bin)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pids := Processes(t, bin); len(pids) > 0 {
+		t.Errorf("processes of %s left behind: %v", bin, pids)
+	}
+}
