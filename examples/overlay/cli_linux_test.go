@@ -369,3 +369,28 @@ func TestHonouredOptions(t *testing.T) {
 		"-debug names exactly the ignored options")
 	assertNothingLeft(t, bin, tr)
 }
+
+// TestUnprivilegedRefusalIsExplained runs the binary as an unprivileged
+// user asking for allow_other: fusermount refuses (here because /dev/fuse
+// or /etc/fuse.conf's user_allow_other forbid it), and its reason reaches
+// the user in both modes instead of a panic.
+func TestUnprivilegedRefusalIsExplained(t *testing.T) {
+	bin := overlayBinary(t)
+	tr := newTree(t)
+	// The binary and the tree must be reachable by the unprivileged user.
+	for _, d := range []string{filepath.Dir(bin), filepath.Dir(filepath.Dir(bin)), tr.root, filepath.Dir(tr.root)} {
+		require.NoError(t, os.Chmod(d, 0o755))
+	}
+	for _, d := range []string{tr.lower, tr.upper, tr.work, tr.mnt} {
+		require.NoError(t, os.Chown(d, 65534, 65534))
+	}
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	for _, mode := range [][]string{{"-f"}, nil} {
+		res := clitest.RunAs(t, nobody, "", bin, append(mode, "-o", tr.opts("allow_other"), tr.mnt)...)
+		assert.Equal(t, 1, res.Code, "stderr: %s", res.Stderr)
+		assert.Contains(t, res.Stderr, "overlay: sdk: cannot mount on "+tr.mnt)
+		assert.Contains(t, res.Stderr, "fusermount")
+		assert.NotContains(t, res.Stderr, "panic")
+		assertNothingLeft(t, bin, tr)
+	}
+}

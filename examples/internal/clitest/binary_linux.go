@@ -61,10 +61,19 @@ const runLimit = 2 * time.Minute
 // and waits for it to exit.
 func Run(t testing.TB, dir, bin string, args ...string) Result {
 	t.Helper()
+	return RunAs(t, nil, dir, bin, args...)
+}
+
+// RunAs is Run with the credentials cred (nil: this process's).
+func RunAs(t testing.TB, cred *syscall.Credential, dir, bin string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// libfuse's auto_unmount helper inherits the output pipes and
