@@ -17,6 +17,11 @@
 // store and fails if it could not be written; at exit the program reports
 // any data that never made it and exits non-zero.
 //
+// With -daemon the command returns once the mount is live and the server
+// runs detached, logging to syslog or to -log FILE; unmount it to end it.
+// -clear-stale unmounts a stale FUSE mount (its server died) at the
+// mountpoint first.
+//
 // Run memfs -h for the flags.
 package main
 

@@ -6,7 +6,11 @@
 //
 // It stays in the foreground until it receives SIGINT (Ctrl-C), SIGTERM or
 // SIGHUP, or until the mount is removed from outside (umount, fusermount
-// -u); then it unmounts cleanly and exits. A second signal stops waiting for
+// -u); then it unmounts cleanly and exits. With -daemon it detaches once
+// the mount is live, as libfuse programs without -f do: the command exits 0
+// only then, and prints why otherwise; the daemon logs to syslog or to
+// -log FILE. A stale mountpoint (its server died) is explained; -clear-stale
+// unmounts it first. A second signal stops waiting for
 // files that are still open and detaches the mount at once. Run it with -h
 // for the flags.
 //
