@@ -81,6 +81,10 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		opts = append(opts, s)
 		return nil
 	})
+	// fuse-overlayfs and mount(8) also take the list glued to the flag
+	// (-olowerdir=...), which the flag package would read as a flag named
+	// "olowerdir=...".
+	args = splitGluedO(args)
 	var positional []string
 	for {
 		if err := fl.Parse(args); err != nil {
@@ -129,6 +133,23 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		return nil, usagef("-whiteouts %q: want auto, kernel or oci", c.whiteouts)
 	}
 	return c, nil
+}
+
+// splitGluedO turns "-oLIST" into "-o", "LIST" (not "-o=LIST", which the
+// flag package reads, nor anything after "--").
+func splitGluedO(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && strings.HasPrefix(a, "-o") && a[2] != '=' {
+			out = append(out, "-o", a[2:])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // splitOptions splits one -o list at the commas that are not inside double
