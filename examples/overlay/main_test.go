@@ -128,7 +128,6 @@ func TestOptionsPodmanPasses(t *testing.T) {
 		"metacopy=maybe":            "metacopy=on|off",
 		"context":                   "needs a value",
 		"uidmapping=0:1:0":          "empty",
-		"uidmapping=0:1000:1":       "not supported",
 		"gidmapping=a:b:c":          "not an id",
 		"uidmapping=4294967295:0:2": "runs past",
 	} {
@@ -142,7 +141,30 @@ func TestOptionsPodmanPasses(t *testing.T) {
 func TestParseIDMapping(t *testing.T) {
 	m, err := parseIDMapping("0:1000:1:1:100000:65536")
 	require.NoError(t, err)
-	assert.Equal(t, []idRange{{0, 1000, 1}, {1, 100000, 65536}}, m)
+	assert.Equal(t, idMap{{0, 1000, 1}, {1, 100000, 65536}}, m)
+	assert.Equal(t, uint32(1000), m.toHost(0))
+	assert.Equal(t, uint32(100004), m.toHost(5))
+	assert.Equal(t, uint32(165535), m.toHost(65536))
+	assert.Equal(t, uint32(overflowID), m.toHost(65537), "unmapped")
+	for host, stored := range map[uint32]uint32{1000: 0, 100000: 1, 165535: 65536} {
+		got, ok := m.toStored(host)
+		assert.True(t, ok, host)
+		assert.Equal(t, stored, got, host)
+	}
+	for _, host := range []uint32{0, 999, 1001, 99999, 165536} {
+		_, ok := m.toStored(host)
+		assert.False(t, ok, host)
+	}
+	var none idMap
+	assert.Equal(t, uint32(42), none.toHost(42), "no mapping is the identity")
+	id, ok := none.toStored(42)
+	assert.True(t, ok)
+	assert.Equal(t, uint32(42), id)
+
+	c, err := parseArgs([]string{"-o", "lowerdir=/l,uidmapping=0:1000:1,gidmapping=0:2000:2", "/m"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, idMap{{0, 1000, 1}}, c.uids)
+	assert.Equal(t, idMap{{0, 2000, 2}}, c.gids)
 	for _, bad := range []string{"", "0:1", "0:1:2:3", "x:1:1", "0:1:0", "0:4294967295:2"} {
 		_, err := parseIDMapping(bad)
 		assert.Error(t, err, bad)

@@ -34,6 +34,8 @@ type config struct {
 	// mountFlags are mount(2) flags passed on to libfuse (nodev, ...).
 	mountFlags []string
 	fsname     string
+	// uids and gids are uidmapping= and gidmapping= (idmap.go).
+	uids, gids idMap
 	// ignored lists the options accepted without effect, for -debug.
 	ignored []ignoredOption
 }
@@ -321,13 +323,19 @@ func (c *config) applyOption(o string, lower *string) error {
 		c.noMetacopy = val == "off"
 		return nil
 	case "uidmapping", "gidmapping":
-		if _, err := parseIDMapping(val); !hasVal || err != nil {
+		m, err := parseIDMapping(val)
+		if !hasVal || err != nil {
 			if err == nil {
 				err = errors.New("no value")
 			}
 			return usagef("option %q: %v", o, err)
 		}
-		return errors.New("rootless id mapping (uidmapping=, gidmapping=) is not supported by this overlay: run it where the ids on disk are the ids to show (as root, or inside the user namespace), or use fuse-overlayfs")
+		if key == "uidmapping" {
+			c.uids = m
+		} else {
+			c.gids = m
+		}
+		return nil
 	case "threaded":
 		return ignore(oneOf("0", "1"))
 	case "xattr_permissions":
@@ -355,7 +363,7 @@ func (c *config) applyOption(o string, lower *string) error {
 		c.ignored = append(c.ignored, ignoredOption{o, "an x- option for other programs"})
 		return nil
 	}
-	return usagef("unknown option %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, volatile, fsync=, squash_to_root, squash_to_uid=, squash_to_gid=, metacopy=, nodev, nosuid, noexec, fsname=, clear_stale, log=, debug; accepted and ignored: %s)", o, ignoredList())
+	return usagef("unknown option %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, volatile, fsync=, uidmapping=, gidmapping=, squash_to_root, squash_to_uid=, squash_to_gid=, metacopy=, nodev, nosuid, noexec, fsname=, clear_stale, log=, debug; accepted and ignored: %s)", o, ignoredList())
 }
 
 func ignoredList() string {
@@ -372,12 +380,12 @@ func ignoredList() string {
 type idRange struct{ From, To, Len uint32 }
 
 // parseIDMapping reads fuse-overlayfs's CONTAINER:HOST:SIZE[:CONTAINER:HOST:SIZE...].
-func parseIDMapping(s string) ([]idRange, error) {
+func parseIDMapping(s string) (idMap, error) {
 	f := strings.Split(s, ":")
 	if len(f)%3 != 0 {
 		return nil, fmt.Errorf("want CONTAINER:HOST:SIZE triples separated by ':', got %d fields", len(f))
 	}
-	var out []idRange
+	var out idMap
 	for i := 0; i < len(f); i += 3 {
 		var n [3]uint32
 		for j := range n {
