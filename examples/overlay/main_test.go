@@ -116,6 +116,12 @@ func TestOptionsPodmanPasses(t *testing.T) {
 	c, err = parseArgs([]string{"-d", "-o", "lowerdir=/l", "/m"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.True(t, c.debug && c.foreground, "-d is debug and foreground")
+	c, err = parseArgs([]string{"-o", "lowerdir=/l,debug", "/m"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, c.debug && c.foreground, "-o debug implies the foreground, as with libfuse")
+	c, err = parseArgs([]string{"-debug", "-o", "lowerdir=/l", "/m"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, c.debug && !c.foreground, "-debug alone logs from the daemon")
 
 	for o, want := range map[string]string{
 		"ro=1":                      "takes no value",

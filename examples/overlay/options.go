@@ -274,7 +274,8 @@ func (c *config) applyOption(o string, lower *string) error {
 		case "allow_other":
 			c.allowOther = true
 		case "debug":
-			c.debug = true
+			// As with libfuse, -o debug implies the foreground.
+			c.debug, c.foreground = true, true
 		case "volatile":
 			c.volatile = true
 		case "default_permissions":
