@@ -233,7 +233,7 @@ func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-c
 	if daemon != nil {
 		daemon.OpenLog("memfs", c.logFile)
 	} else if c.daemon {
-		return cli.Detach("memfs", c.logFile, stderr, stop)
+		return cli.Detach("memfs", args, c.logFile, stderr, stop)
 	}
 	fsys, wb, err := c.filesystem(newStore())
 	if err != nil {

@@ -85,7 +85,7 @@ func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-c
 	if daemon != nil {
 		daemon.OpenLog("overlay", c.logFile)
 	} else if !c.foreground {
-		return cli.Detach("overlay", c.logFile, stderr, stop)
+		return cli.Detach("overlay", args, c.logFile, stderr, stop)
 	}
 	var logger *slog.Logger
 	if c.debug {

@@ -261,7 +261,7 @@ func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-c
 	if daemon != nil {
 		daemon.OpenLog("passthrough", cfg.logFile)
 	} else if cfg.daemon {
-		return cli.Detach("passthrough", cfg.logFile, stderr, stop)
+		return cli.Detach("passthrough", args, cfg.logFile, stderr, stop)
 	}
 	pt, err := passthrough.New(cfg.source)
 	if err != nil {
