@@ -17,6 +17,11 @@
 // store and fails if it could not be written; at exit the program reports
 // any data that never made it and exits non-zero.
 //
+// With -daemon the command returns once the mount is live and the server
+// runs detached, logging to syslog or to -log FILE; unmount it to end it.
+// -clear-stale unmounts a stale FUSE mount (its server died) at the
+// mountpoint first.
+//
 // Run memfs -h for the flags.
 package main
 
@@ -67,6 +72,9 @@ type config struct {
 	writeback      bool
 	writebackDirty cli.ByteSize
 	maxFileSize    cli.ByteSize
+	clearStale     bool
+	daemon         bool
+	logFile        string
 }
 
 // newStore makes the in-memory store that is served. Tests replace it to
@@ -112,6 +120,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	c.maxFileSize = aferofs.DefaultMemMaxFileSize
 	fl.Var(&c.maxFileSize, "max-file-size", "the largest file, e.g. 64M or 4G; a write or truncate beyond it fails with EFBIG (a file this size can briefly need twice its size in memory)")
 	fl.Var(&c.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
+	fl.BoolVar(&c.clearStale, "clear-stale", false, "unmount a stale FUSE mount (its server died) found at MOUNTPOINT first")
+	fl.BoolVar(&c.daemon, "daemon", false, "detach once the mount is live, as libfuse programs without -f do; the command exits 0 only then")
+	fl.StringVar(&c.logFile, "log", "", "with -daemon: the daemon's log file (default: syslog)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -141,6 +152,13 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.writebackDirty != 0 && !c.writeback {
 		return nil, errors.New("-writeback-dirty needs -writeback")
+	}
+	if c.logFile != "" && !c.daemon {
+		return nil, errors.New("-log needs -daemon")
+	}
+	if cli.Stale(c.mountpoint) {
+		// sdk.Mount reports it or clears it (-clear-stale).
+		return c, nil
 	}
 	fi, err := os.Stat(c.mountpoint)
 	switch {
@@ -173,8 +191,9 @@ func (c *config) options(stderr io.Writer) *sdk.Options {
 		// a round trip per write that the store alone does not cost. The
 		// SDK also finds out at mount (ListXattr of the root fails); this
 		// says it outright.
-		NoXattrs: true,
-		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		NoXattrs:   true,
+		ClearStale: c.clearStale,
+		Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 
@@ -198,6 +217,20 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 // the mount to go away by other means) and unmounts. It returns the exit
 // code.
 func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	// The re-executed daemon (-daemon, see cli.Detach) reports everything
+	// up to the mount to the waiting parent.
+	daemon := cli.StartDaemon()
+	if daemon != nil {
+		stdout, stderr = daemon.Stdout(), daemon.Stderr()
+	}
+	code := runAs(daemon, args, stdout, stderr, stop)
+	if daemon != nil {
+		daemon.Exit(code)
+	}
+	return code
+}
+
+func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	c, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -206,6 +239,11 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "memfs: %v\nRun memfs -h for help.\n", err)
 		return exitUsage
 	}
+	if daemon != nil {
+		daemon.OpenLog("memfs", c.logFile)
+	} else if c.daemon {
+		return cli.Detach("memfs", args, c.logFile, stderr, stop)
+	}
 	fsys, wb, err := c.filesystem(newStore())
 	if err != nil {
 		fmt.Fprintf(stderr, "memfs: %v\n", err)
@@ -213,13 +251,16 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	}
 	srv, err := sdk.Mount(fsys, c.mountpoint, c.options(stderr))
 	if err != nil {
-		fmt.Fprintf(stderr, "memfs: %v\n", err)
+		fmt.Fprintf(stderr, "memfs: %v\n", cli.MountFailed(c.mountpoint, err))
 		if wb != nil {
 			wb.Close(context.Background()) // nothing was written; this stops its goroutines
 		}
 		return exitError
 	}
 	fmt.Fprintf(stdout, "memfs: mounted on %s (%s build%s); Ctrl-C to unmount\n", srv.Dir(), sdk.Build, c.describe())
+	if daemon != nil {
+		daemon.Ready()
+	}
 
 	select {
 	case sig := <-stop:
