@@ -65,7 +65,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	var opts []string
 	fl.StringVar(&lower, "lower", "", "lower directories, highest priority first, separated by colons")
 	fl.StringVar(&c.upper, "upper", "", "writable upper directory (none: read-only mount)")
-	fl.StringVar(&c.work, "work", "", "work directory, checked for fuse-overlayfs compatibility; copy-ups are staged in UPPER/.fusekit-work")
+	fl.StringVar(&c.work, "work", "", "work directory on the upper's filesystem where copy-ups are staged (default: UPPER/.fusekit-work, hidden from the mount)")
 	fl.BoolVar(&c.readOnly, "ro", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users use the mount")
 	fl.BoolVar(&c.debug, "debug", false, "log every operation (to stderr, or the daemon's log) and the options ignored")
