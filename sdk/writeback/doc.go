@@ -59,6 +59,34 @@
 // reports, which includes the buffer; FS never passes O_APPEND or O_DIRECT
 // to the backend.
 //
+// # A full backend
+//
+// Data acknowledged to write(2) must fit in the backend when it is written
+// back, so buffered writes are admitted against the backend's free space,
+// as ext4 stops delaying allocation when its free blocks fall below twice
+// the dirty ones: FS buffers while everything buffered stays under half
+// of the free space the backend's StatFS last reported (less the bytes
+// sent to it since), and past that writes go through to the backend,
+// which refuses what it cannot hold with ENOSPC at write(2). StatFS is
+// asked at the first write, then at most once per tick of the age flusher
+// (at most a second apart), and again before a write is sent through, at
+// most every 100 ms; it costs about 2 µs on the passthrough adapter. A
+// backend whose StatFS fails or reports no capacity buffers everything.
+//
+// A write-back can still fail for lack of space (ENOSPC, EDQUOT, EFBIG):
+// someone else filled the backend. From then on the file's writes go
+// through until its failed data has reached the backend or a truncate has
+// dropped it, so nothing more is acknowledged that may not fit. When a
+// file is unlinked or renamed over and its last handle is closed, its
+// buffered data is dropped and its backend files are closed, as the
+// kernel drops the dirty pages of an unlinked inode: the backend's space
+// is freed at once and a failed write-back of the file is not retried nor
+// reported as lost. A backend that can make hard links (sdk.Linker) is
+// asked first (fstat) whether the file has another name; then it is
+// written back as usual. The failure of one file never fails operations
+// on another, and a read-only handle's close(2) does not fail for data
+// that others wrote.
+//
 // # Errors
 //
 // A chunk that fails with a temporary error (IsTemporary) is retried with

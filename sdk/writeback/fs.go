@@ -51,6 +51,22 @@ type FS struct {
 	// pressure counts writers blocked on MaxDirty; while there are any,
 	// every file's data is urgent.
 	pressure atomic.Int32
+	// space is the backend's free space by its last StatFS, for the
+	// admission of buffered writes (roomLocked). Guarded by acctMu.
+	space struct {
+		asked      bool  // StatFS was asked at least once
+		known      bool  // and reported a capacity
+		refreshing bool  // a writer is asking now
+		avail      int64 // bytes free for unprivileged users
+		sent       int64 // FS.sent when it was asked
+		at         time.Time
+	}
+	// sent counts the bytes written to the backend, written back or
+	// through, for the estimate of its free space.
+	sent atomic.Int64
+	// spaceStale is set by each tick of the age flusher: the next write
+	// asks StatFS again.
+	spaceStale atomic.Bool
 
 	// pages holds the dirty buffers' pages, chunks the buffers chunks are
 	// sent from (at most one per worker is in use).
@@ -252,11 +268,17 @@ func (f *FS) Unlink(ctx context.Context, name string) error {
 		return err
 	}
 	f.mu.Lock()
-	if n := f.names[name]; n != nil {
+	n := f.names[name]
+	if n != nil {
 		delete(f.names, name)
 		n.setName("")
 	}
 	f.mu.Unlock()
+	if n != nil {
+		// A file already closed whose write-back is still pending (it
+		// failed, say) has nobody left to read it.
+		_, _ = f.forget(ctx, n)
+	}
 	return nil
 }
 
@@ -271,11 +293,17 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	if err := f.backend.Rename(ctx, oldname, newname, flags); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if oldname == newname {
 		return nil
 	}
+	var over *node
+	defer func() {
+		if over != nil {
+			_, _ = f.forget(ctx, over)
+		}
+	}()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	moved := f.takeNames(oldname)
 	var swapped map[string]*node
 	if flags&sdk.RenameExchange != 0 {
@@ -286,6 +314,7 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 		// only replaces an empty one.
 		delete(f.names, newname)
 		n.setName("")
+		over = n
 	}
 	for p, n := range moved {
 		np := newname + p[len(oldname):]
@@ -373,7 +402,12 @@ func (f *FS) SyncFS(ctx context.Context) error {
 func (f *FS) syncAll(ctx context.Context) error {
 	var errs []error
 	for _, n := range f.liveNodes() {
-		if err := n.drain(ctx); err != nil && ctx.Err() != nil {
+		err := n.drain(ctx)
+		// A node without handles that is now clean is done: retiring it
+		// closes its backend files (the workers leave that to the drain
+		// while it waits).
+		_ = f.maybeRetire(n)
+		if err != nil && ctx.Err() != nil {
 			errs = append(errs, err)
 			break
 		}

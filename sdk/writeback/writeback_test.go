@@ -775,3 +775,28 @@ func TestOnErrorAndFiles(t *testing.T) {
 	assert.Empty(t, e.wb.Files())
 	assert.Error(t, e.wb.SyncFS(ctx))
 }
+
+// Once a write-back failed for lack of space, the file's writes are no
+// longer acknowledged before the backend has them; a truncate below the
+// failed data drops it and ends that.
+func TestNoSpaceStopsBufferingUntilTruncated(t *testing.T) {
+	e := newEnv(t, quiet(), faultfs.Config{})
+	f := e.create("f")
+	write(t, f, 0, "abcdef")
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Err: syscall.ENOSPC})
+	require.ErrorIs(t, f.Flush(ctx), syscall.ENOSPC)
+	for range 2 {
+		_, err := f.WriteAt(ctx, []byte("more"), 6)
+		require.ErrorIs(t, err, syscall.ENOSPC, "refused, not buffered")
+	}
+	require.Len(t, e.wb.Files(), 1)
+
+	require.NoError(t, f.Truncate(ctx, 0))
+	e.ff.Clear()
+	assert.Empty(t, e.wb.Files(), "the failed data went with the truncate")
+	write(t, f, 0, "new")
+	assert.Equal(t, "", e.backend("f"), "buffered again")
+	require.NoError(t, f.Close())
+	assert.Equal(t, "new", e.backend("f"))
+	assert.ErrorIs(t, e.wb.SyncFS(ctx), syscall.ENOSPC, "SyncFS reports it once too")
+}
