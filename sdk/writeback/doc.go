@@ -91,13 +91,26 @@
 //
 // A chunk that fails with a temporary error (IsTemporary) is retried with
 // doubling backoff, Retries times; then, like any other failure, the error
-// becomes a WriteBackError that is sticky on the file: each handle open at
-// the time returns it once, from its next WriteAt, Flush or Sync, and
-// SyncFS returns it once too. Stats and Options.OnError see it as well.
-// The data stays buffered and is retried at the next flush or after
-// MaxAge; a write-back error is never only logged. It maps to EIO, or to
-// the backend's errno when that is not a temporary one (ENOSPC stays
-// ENOSPC).
+// becomes a WriteBackError that is sticky on the file, errseq style: a
+// handle returns a failure that happened since it was opened or since it
+// last returned one, once, from its next WriteAt, Flush or Sync, unless
+// the failure was repaired first (the data reached the backend at a later
+// try, or a truncate or unlink dropped it): a handle that had not asked
+// yet is not told of a failure that no longer costs anything. Stats and
+// Options.OnError see every failure. The data stays buffered and is
+// retried at the next flush or after MaxAge; a write-back error is never
+// only logged. It maps to EIO, or to the backend's errno when that is not
+// a temporary one (ENOSPC stays ENOSPC).
+//
+// SyncFS, and so sdk.Server.Unmount and Server.Sync, reports state, each
+// thing once: a *DataLostError, which errors.Is(err, ErrDataLost) finds,
+// naming every file whose acknowledged data is still not on the backend
+// after the drain, its bytes and its last error; failures nobody else
+// could be told of (closing a backend file after the last handle) since
+// the previous SyncFS; the backend's own SyncFS error. A failure that an
+// application heard of, or that was repaired, is not repeated: a run in
+// which nothing was lost unmounts without an error. Close reports the
+// data it could not write back as a DataLostError with Final set.
 //
 // # Crash window
 //

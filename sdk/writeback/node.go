@@ -72,9 +72,14 @@ type node struct {
 	truncating bool // stops the workers after their current chunks
 	failed     bool // the last write-back failed; only a flush or the age tick retries
 	failedAt   time.Time
-	failSeq    uint64
 	lastErr    error
-	retired    bool
+	// failSeq counts the node's write-back failures and repairedSeq is
+	// failSeq when the failures were last repaired (repairedLocked): the
+	// node is failing while they differ. Each handle remembers the failSeq
+	// it has reported (errseq style). Written under mu; read without it
+	// by writers throttled on the FS's limit.
+	failSeq, repairedSeq atomic.Uint64
+	retired              bool
 	// failLo is the lowest offset of data whose write-back failed since
 	// the failures were last repaired (noFailure when none): a truncate to
 	// at most it drops every failed byte. A failure to set the mtime
@@ -136,11 +141,9 @@ type handle struct {
 	writable bool
 	datasync bool // O_DSYNC without O_SYNC
 
-	// err is the first write-back error this handle has not reported yet;
-	// hasErr mirrors err != nil for waiters that cannot take n.mu. Both
-	// written under n.mu.
-	err    error
-	hasErr atomic.Bool
+	// seen is the node's failSeq when the handle was opened or last
+	// returned a write-back error. Written under n.mu.
+	seen   atomic.Uint64
 	closed bool // guarded by n.mu
 }
 
@@ -150,12 +153,26 @@ var (
 	_ sdk.FileStater = (*handle)(nil)
 )
 
-// takeErr returns and clears the handle's unreported error; n.mu is held.
+// takeErr returns the node's last write-back error if the handle has not
+// reported it yet, and marks it reported. A handle reports a failure that
+// happened since it was opened or since it last reported one, errseq
+// style, unless the failure has been repaired meanwhile (the data reached
+// the backend after all, or was truncated or dropped): an error that no
+// longer means anything is not returned to anyone who has not seen it
+// yet. n.mu is held.
 func (h *handle) takeErr() error {
-	err := h.err
-	h.err = nil
-	h.hasErr.Store(false)
-	return err
+	if !h.errPending() {
+		return nil
+	}
+	h.seen.Store(h.n.failSeq.Load())
+	return h.n.lastErr
+}
+
+// errPending reports whether takeErr has an error to return; it needs no
+// lock.
+func (h *handle) errPending() bool {
+	seq := h.n.failSeq.Load()
+	return seq != h.seen.Load() && seq != h.n.repairedSeq.Load()
 }
 
 // Open opens name in the backend and attaches the handle to the file's
@@ -230,6 +247,7 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	}
 	spare := n.addFile(bf, acc)
 	h.n = n
+	h.seen.Store(n.failSeq.Load())
 	n.handles[h] = struct{}{}
 	n.mu.Unlock()
 	f.mu.Unlock()
@@ -238,7 +256,7 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	}
 	if spare != nil {
 		if cerr := spare.Close(); cerr != nil {
-			f.noteError(name, fmt.Errorf("writeback: closing a spare backend handle of %q: %w", name, cerr))
+			f.noteOrphan(name, fmt.Errorf("writeback: closing a spare backend handle of %q: %w", name, cerr))
 		}
 	}
 	if trunc && h.writable && (existed || pinned != nil) {
@@ -554,6 +572,9 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 		n.dirty -= want
 		n.cond.Broadcast()
 		if err := n.drainLocked(ctx); err != nil {
+			if e := h.takeErr(); e != nil {
+				err = e
+			}
 			n.mu.Unlock()
 			return 0, err
 		}
@@ -648,6 +669,9 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 		if err := n.drainLocked(ctx); err != nil {
 			// Writing now could be undone when the older buffered data is
 			// retried: refuse instead.
+			if e := h.takeErr(); e != nil {
+				err = e
+			}
 			n.mu.Unlock()
 			return 0, err
 		}
@@ -915,12 +939,12 @@ func (n *node) drainLocked(ctx context.Context) error {
 	n.gate++
 	n.flushers++
 	n.failed = false
-	start := n.failSeq
+	start := n.failSeq.Load()
 	stop := context.AfterFunc(ctx, n.wake)
 	defer stop()
 	var err error
 	for {
-		if n.failSeq != start {
+		if n.failSeq.Load() != start {
 			err = n.lastErr
 			break
 		}
@@ -960,11 +984,12 @@ func (n *node) clean() bool {
 }
 
 // recordFailureLocked makes err sticky: every open handle will return it
-// once, drains waiting now return it, and background write-back of the
-// node pauses until a flush or the age tick. n.mu is held.
+// once unless it is repaired first, drains waiting now return it, and
+// background write-back of the node pauses until a flush or the age tick.
+// n.mu is held.
 func (n *node) recordFailureLocked(err *WriteBackError) {
-	n.failSeq++
 	n.lastErr = err
+	n.failSeq.Add(1)
 	n.failed = true
 	n.failedAt = time.Now()
 	if err.Len > 0 {
@@ -974,12 +999,6 @@ func (n *node) recordFailureLocked(err *WriteBackError) {
 	}
 	if isNoSpace(err.Err) {
 		n.noSpace = true
-	}
-	for h := range n.handles {
-		if h.err == nil {
-			h.err = err
-			h.hasErr.Store(true)
-		}
 	}
 	n.cond.Broadcast()
 }
@@ -1001,6 +1020,7 @@ func isNoSpace(err error) bool {
 // node's write-back runs in the background again and its writes are
 // buffered again. n.mu is held.
 func (n *node) repairedLocked() {
+	n.repairedSeq.Store(n.failSeq.Load())
 	n.failed = false
 	n.noSpace = false
 	n.failLo = noFailure
@@ -1045,7 +1065,7 @@ func (f *FS) maybeRetire(n *node) error {
 	for _, bf := range files {
 		if err := bf.Close(); err != nil {
 			err = fmt.Errorf("writeback: closing the backend file of %q: %w", name, err)
-			f.noteError(name, err)
+			f.noteOrphan(name, err)
 			errs = append(errs, err)
 		}
 	}
@@ -1053,13 +1073,9 @@ func (f *FS) maybeRetire(n *node) error {
 }
 
 // shutdown closes a node's backend files at Close, after the workers
-// stopped, and returns how many buffered bytes are lost with it.
-func (n *node) shutdown() (int64, error) {
+// stopped, and gives its buffer back.
+func (n *node) shutdown() error {
 	n.mu.Lock()
-	lost := n.buf.len()
-	for _, c := range n.flight {
-		lost += int64(len(c.data))
-	}
 	n.buf.release()
 	files := n.files
 	n.files, n.rf, n.wf = nil, nil, nil
@@ -1071,5 +1087,5 @@ func (n *node) shutdown() (int64, error) {
 			errs = append(errs, fmt.Errorf("writeback: closing a backend file at Close: %w", err))
 		}
 	}
-	return lost, errors.Join(errs...)
+	return errors.Join(errs...)
 }

@@ -43,7 +43,7 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 		}
 		f.acctMu.Lock()
 		for f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
-			if h.hasErr.Load() {
+			if h.errPending() {
 				return false, errHandleFailed
 			}
 			if f.stopped.Load() {
@@ -176,8 +176,10 @@ func (f *FS) failLocked(n *node, e *WriteBackError) {
 	n.mu.Unlock()
 	f.tellError(e.Name, e)
 	n.mu.Lock()
-	f.recordError(e.Name, e)
+	// The node first: writers throttled on the FS's limit, which
+	// recordError wakes, look at its failSeq.
 	n.recordFailureLocked(e)
+	f.recordError(e.Name, e)
 }
 
 // writeBack sends a node's buffered data to the backend in offset order,
