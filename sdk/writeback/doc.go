@@ -47,6 +47,10 @@
 // in offset order and a chunk that overlaps one in flight waits for it, so
 // newer bytes never land under older ones. Writers block while their file
 // is at MaxDirtyPerFile or the FS at MaxDirty; they never fail for it.
+// The data of files whose write-back is failing counts against MaxDirty
+// only past a second MaxDirty of it, so that files that keep failing
+// cannot block the writers of every other file; memory stays bounded by
+// twice MaxDirty.
 //
 // Truncate waits for the chunks in flight, truncates the backend, then drops
 // the buffered bytes past the new size, so write-back can never resurrect

@@ -91,6 +91,9 @@ type node struct {
 	// layer acknowledging more data it cannot place. Cleared with the
 	// failure (repairedLocked).
 	noSpace bool
+	// held is the part of FS.failedHeld this node accounts for: its dirty
+	// count when its write-back last failed, zero once repaired.
+	held int64
 	// dropped is set once the node's buffered data was thrown away because
 	// nobody can read it any more (its file was unlinked and its last
 	// handle closed): chunks that were in flight and fail are not put
@@ -1000,6 +1003,7 @@ func (n *node) recordFailureLocked(err *WriteBackError) {
 	if isNoSpace(err.Err) {
 		n.noSpace = true
 	}
+	n.fs.setHeldLocked(n, n.dirty)
 	n.cond.Broadcast()
 }
 
@@ -1020,6 +1024,7 @@ func isNoSpace(err error) bool {
 // node's write-back runs in the background again and its writes are
 // buffered again. n.mu is held.
 func (n *node) repairedLocked() {
+	n.fs.setHeldLocked(n, 0)
 	n.repairedSeq.Store(n.failSeq.Load())
 	n.failed = false
 	n.noSpace = false

@@ -32,7 +32,7 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 	if !f.roomLocked(ctx, want) {
 		return true, nil
 	}
-	if f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
+	if f.limitedLocked() > 0 && f.limitedLocked()+want > f.opts.MaxDirty {
 		// Counted before the kick: the workers must see a writer waiting,
 		// or they would keep the files' last partial chunks.
 		f.pressure.Add(1)
@@ -42,7 +42,7 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 			f.enqueue(n)
 		}
 		f.acctMu.Lock()
-		for f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
+		for f.limitedLocked() > 0 && f.limitedLocked()+want > f.opts.MaxDirty {
 			if h.errPending() {
 				return false, errHandleFailed
 			}
@@ -55,6 +55,25 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 	}
 	f.dirty += want
 	return false, nil
+}
+
+// limitedLocked is the part of the dirty count MaxDirty limits: all of
+// it but up to MaxDirty held by failing files. acctMu is held.
+func (f *FS) limitedLocked() int64 {
+	return f.dirty - min(f.failedHeld, f.opts.MaxDirty, f.dirty)
+}
+
+// setHeld makes the node's dirty count, or none, count as held by a
+// failing file. n.mu is held.
+func (f *FS) setHeldLocked(n *node, held int64) {
+	if held == n.held {
+		return
+	}
+	f.acctMu.Lock()
+	f.failedHeld += held - n.held
+	f.acctCond.Broadcast()
+	f.acctMu.Unlock()
+	n.held = held
 }
 
 // spaceRecheck is how often, at most, a write that the last StatFS says
