@@ -94,7 +94,8 @@
 // # Errors
 //
 // A chunk that fails with a temporary error (IsTemporary) is retried with
-// doubling backoff, Retries times; then, like any other failure, the error
+// doubling backoff, Retries times; a timer queues the file again, so the
+// workers write other files back meanwhile. Then, like any other failure, the error
 // becomes a WriteBackError that is sticky on the file, errseq style: a
 // handle returns a failure that happened since it was opened or since it
 // last returned one, once, from its next WriteAt, Flush or Sync, unless

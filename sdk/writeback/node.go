@@ -91,6 +91,13 @@ type node struct {
 	// layer acknowledging more data it cannot place. Cleared with the
 	// failure (repairedLocked).
 	noSpace bool
+	// attempts counts the tries of the file's write-back that failed with
+	// a temporary error in a row; retryAt is when the next may start, and
+	// retryTimer queues the node then. Workers do not wait through the
+	// backoff: other files are written back meanwhile.
+	attempts   int
+	retryAt    time.Time
+	retryTimer *time.Timer
 	// held is the part of FS.failedHeld this node accounts for: its dirty
 	// count when its write-back last failed, zero once repaired.
 	held int64
@@ -1081,6 +1088,9 @@ func (f *FS) maybeRetire(n *node) error {
 // stopped, and gives its buffer back.
 func (n *node) shutdown() error {
 	n.mu.Lock()
+	if n.retryTimer != nil {
+		n.retryTimer.Stop()
+	}
 	n.buf.release()
 	files := n.files
 	n.files, n.rf, n.wf = nil, nil, nil
