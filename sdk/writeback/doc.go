@@ -95,17 +95,17 @@
 //
 // A chunk that fails with a temporary error (IsTemporary) is retried with
 // doubling backoff, Retries times; a timer queues the file again, so the
-// workers write other files back meanwhile. Then, like any other failure, the error
-// becomes a WriteBackError that is sticky on the file, errseq style: a
-// handle returns a failure that happened since it was opened or since it
-// last returned one, once, from its next WriteAt, Flush or Sync, unless
-// the failure was repaired first (the data reached the backend at a later
-// try, or a truncate or unlink dropped it): a handle that had not asked
-// yet is not told of a failure that no longer costs anything. Stats and
-// Options.OnError see every failure. The data stays buffered and is
+// workers write other files back meanwhile. Then, like any other failure,
+// the error becomes a WriteBackError that is sticky on the file, errseq
+// style: a handle returns a failure that happened since it was opened or
+// since it last returned one, once, from its next WriteAt, Flush or Sync,
+// unless the failure was repaired first (the data reached the backend at a
+// later try, or a truncate or unlink dropped it): a handle that had not
+// asked yet is not told of a failure that no longer costs anything. Stats
+// and Options.OnError see every failure. The data stays buffered and is
 // retried at the next flush or after MaxAge; a write-back error is never
-// only logged. It maps to EIO, or to the backend's errno when that is not
-// a temporary one (ENOSPC stays ENOSPC).
+// only logged. It maps to EIO, or to the backend's errno when that is not a
+// temporary one (ENOSPC stays ENOSPC).
 //
 // SyncFS, and so sdk.Server.Unmount and Server.Sync, reports state, each
 // thing once: a *DataLostError, which errors.Is(err, ErrDataLost) finds,
