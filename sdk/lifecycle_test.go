@@ -242,12 +242,78 @@ func TestStaleMount(t *testing.T) {
 	me := mountErr(t, dir, nil)
 	assert.Contains(t, me.Error(), "stale")
 	assert.Contains(t, me.Error(), "ClearStale")
+	assert.Contains(t, me.Error(), "-u -z "+dir, "the message names the command that clears it")
+	assert.ErrorIs(t, me, sdk.ErrStaleMount)
+	assert.ErrorIs(t, sdk.CheckStale(dir), sdk.ErrStaleMount)
 
 	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
 	require.NoError(t, srv.Unmount(context.Background()))
 	assert.False(t, mounted(t, dir))
+}
+
+// A dead mount reached through a symlinked parent is recognised too:
+// mountinfo lists the resolved path, and stat of the given one fails with
+// ENOTCONN before anything else can be learnt.
+func TestStaleMountThroughSymlink(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	require.NoError(t, os.Mkdir(real, 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(real, "mnt"), 0o755))
+	require.NoError(t, os.Symlink(real, filepath.Join(base, "link")))
+	sdktest.StaleMount(t, filepath.Join(real, "mnt"))
+	dir := filepath.Join(base, "link", "mnt")
+
+	me := mountErr(t, dir, nil)
+	assert.ErrorIs(t, me, sdk.ErrStaleMount)
+	assert.Contains(t, me.Error(), "ClearStale")
+
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
+	require.NoError(t, srv.Unmount(context.Background()))
+	assert.False(t, mounted(t, filepath.Join(real, "mnt")))
+}
+
+// Dead mounts can be stacked (a server restarted over its own dead mount
+// with libfuse3, which stacks, and killed again): ClearStale removes all.
+func TestClearStaleRemovesStackedMounts(t *testing.T) {
+	dir := t.TempDir()
+	sdktest.StaleMount(t, dir)
+	sdktest.StaleMount(t, dir)
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
+	require.NoError(t, srv.Unmount(context.Background()))
+	assert.False(t, mounted(t, dir))
+}
+
+// CheckStale and ClearStale are what a program calls before it looks at
+// its mountpoint itself (lstat, EvalSymlinks), which fails on a dead mount.
+func TestCheckAndClearStale(t *testing.T) {
+	plain := t.TempDir()
+	assert.NoError(t, sdk.CheckStale(plain))
+	assert.NoError(t, sdk.ClearStale(plain), "nothing to clear is not an error")
+	assert.NoError(t, sdk.CheckStale(filepath.Join(plain, "missing")))
+
+	live := sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	assert.NoError(t, sdk.CheckStale(live.Dir()))
+	require.NoError(t, sdk.ClearStale(live.Dir()))
+	assert.True(t, mounted(t, live.Dir()), "a live mount is left alone")
+
+	dir := sdktest.StaleMount(t, t.TempDir())
+	_, err := os.Lstat(dir)
+	require.ErrorIs(t, err, syscall.ENOTCONN)
+	err = sdk.CheckStale(dir)
+	require.ErrorIs(t, err, sdk.ErrStaleMount)
+	var me *sdk.MountError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, dir, me.Dir)
+	require.NoError(t, sdk.ClearStale(dir))
+	assert.False(t, mounted(t, dir))
+	_, err = os.Lstat(dir)
+	assert.NoError(t, err, "the directory is usable again")
 }
 
 // TestAutoUnmountAfterCrash: with the default auto_unmount, a server killed

@@ -19,6 +19,10 @@ func checkMountpoint(dir string, r *resolved) (bool, error) {
 	return false, nil
 }
 
+// CheckStale and ClearStale find nothing to do outside Linux.
+func CheckStale(dir string) error { return nil }
+func ClearStale(dir string) error { return nil }
+
 func checkHelpers(r *resolved) error { return nil }
 
 func closeOnExecAll() {}

@@ -40,6 +40,14 @@ type Server struct {
 // gone.
 var ErrNotMounted = errors.New("sdk: not mounted")
 
+// ErrStaleMount is matched (errors.Is) by the *MountError of Mount,
+// CheckStale or ClearStale when a FUSE mount whose server died ("transport
+// endpoint is not connected") is in the way: a process killed outright
+// while auto_unmount was off, or whose auto_unmount helper lost a race
+// with the kernel (README, Known limits). Options.ClearStale or ClearStale
+// removes it.
+var ErrStaleMount = errors.New("its FUSE server is gone (transport endpoint is not connected)")
+
 // MountError explains why Mount failed.
 type MountError struct {
 	Dir    string
