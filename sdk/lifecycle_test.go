@@ -5,11 +5,14 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -185,6 +188,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(childAbort); mode != "" {
+		os.Exit(forcedUnmountChild(mode))
+	}
 	if dir := os.Getenv(childDir); dir != "" {
 		os.Exit(serveChild(dir, os.Getenv(childMode)))
 	}
@@ -424,4 +430,163 @@ func TestMountRaisesGOMAXPROCS(t *testing.T) {
 
 	sdktest.Mount(t, sdktest.NewMemFS(), nil)
 	assert.Equal(t, runtime.NumCPU()+10, runtime.GOMAXPROCS(0), "CPUs plus libfuse's 10 threads")
+}
+
+// blockFS makes an open of "block" wait until its request is canceled, as
+// a backend call does that honours its context but never gets an answer.
+type blockFS struct {
+	*sdktest.MemFS
+	entered chan struct{} // gets a value when an open of "block" arrives
+}
+
+func (b blockFS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	if name == "block" && flags&unix.O_ACCMODE == unix.O_RDONLY {
+		b.entered <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return b.MemFS.Open(ctx, name, flags, perm)
+}
+
+// childAbort names the forced-unmount scenario a child runs in a mount
+// namespace of its own: "nofusectl" (fusectl not mounted when it starts)
+// or "nosysfs" (fusectl cannot be mounted at all).
+const childAbort = "FUSEKIT_CHILD_ABORT"
+
+// forcedUnmountChild mounts blockFS, holds a file open and a request
+// waiting, unmounts with a short deadline and reports on stdout what it
+// saw. It runs in a private mount namespace, so what it does to
+// /sys/fs/fuse/connections is invisible to every other process.
+func forcedUnmountChild(mode string) int {
+	for unix.Unmount("/sys/fs/fuse/connections", unix.MNT_DETACH) == nil {
+	}
+	if mode == "nosysfs" {
+		// Hide the connections directory: fusectl has nowhere to go.
+		if err := unix.Mount("tmpfs", "/sys/fs/fuse", "tmpfs", 0, ""); err != nil {
+			fmt.Println("cannot hide /sys/fs/fuse:", err)
+			return 5
+		}
+	}
+	dir, err := os.MkdirTemp("", "fusekit-abort-")
+	if err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	defer os.Remove(dir)
+	logs := &syncBuffer{}
+	fsys := blockFS{sdktest.NewMemFS(), make(chan struct{}, 1)}
+	srv, err := sdk.Mount(fsys, dir, &sdk.Options{
+		NoAutoUnmount: true, // nothing outside this namespace could see the mount anyway
+		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	held, err := os.Create(filepath.Join(dir, "held"))
+	if err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	if err := os.WriteFile(filepath.Join(dir, "block"), nil, 0o644); err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	blocked := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(filepath.Join(dir, "block"), os.O_RDONLY, 0)
+		if err == nil {
+			f.Close()
+		}
+		blocked <- err
+	}()
+	<-fsys.entered
+	if mode == "nosysfs" {
+		// Without the abort the held file keeps the connection: close it
+		// once the SDK has said it could not abort, so the loop can end.
+		go func() {
+			for !strings.Contains(logs.String(), "could not abort") {
+				time.Sleep(10 * time.Millisecond)
+			}
+			held.Close()
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = srv.Unmount(ctx)
+	fmt.Printf("unmount: %v\n", err)
+	select {
+	case <-srv.Done():
+		fmt.Println("done: closed")
+	case <-time.After(2 * time.Minute):
+		fmt.Println("done: still open")
+	}
+	select {
+	case err := <-blocked:
+		fmt.Printf("blocked request: returned (%v)\n", err)
+	case <-time.After(2 * time.Minute):
+		fmt.Println("blocked request: still waiting")
+	}
+	m, _ := os.ReadFile("/proc/self/mountinfo")
+	fmt.Printf("fusectl mounted: %v\n", strings.Contains(string(m), " /sys/fs/fuse/connections "))
+	fmt.Printf("log: %s\n", logs.String())
+	held.Close()
+	return 0
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runForcedUnmountChild runs forcedUnmountChild in a new mount namespace
+// and returns its report.
+func runForcedUnmountChild(t *testing.T, mode string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childAbort+"="+mode)
+	// Go makes the new namespace's mounts private, so nothing the child
+	// mounts or unmounts propagates back.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child: %s", out)
+	t.Logf("child in a new mount namespace:\n%s", out)
+	return string(out)
+}
+
+// A forced unmount must end the FUSE connection, not only detach the
+// mount, even when fusectl (the only way to abort a connection) was not
+// mounted: the SDK mounts it and says so. The child holds a file open,
+// which keeps a merely detached connection alive, and has a request
+// waiting in the filesystem.
+func TestForcedUnmountAbortsWithoutFusectl(t *testing.T) {
+	out := runForcedUnmountChild(t, "nofusectl")
+	assert.Contains(t, out, "unmount: <nil>\n")
+	assert.Contains(t, out, "done: closed", "the libfuse loop must end")
+	assert.Contains(t, out, "blocked request: returned")
+	assert.Contains(t, out, "fusectl mounted: true")
+	assert.Contains(t, out, "mounted the FUSE control filesystem", "mounting fusectl is said, not hidden")
+}
+
+// When fusectl cannot be mounted, the forced unmount says that the
+// connection could not be aborted and why, in its error and its log.
+func TestForcedUnmountReportsImpossibleAbort(t *testing.T) {
+	out := runForcedUnmountChild(t, "nosysfs")
+	assert.Contains(t, out, "could not be aborted")
+	assert.Contains(t, out, "/sys/fs/fuse/connections is missing")
+	assert.Contains(t, out, "done: closed")
 }

@@ -331,28 +331,27 @@ func runFusermount(args ...string) error {
 
 // unmountDir unmounts gracefully: a plain unmount fails with EBUSY while
 // files are open, so it is retried until ctx is done; then the mount is
-// detached lazily and its FUSE connection aborted, so that open files get
-// errors instead of keeping this process serving forever.
-func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSystemHost) error {
+// detached lazily and forced is true: the caller must abort the
+// connection (abortConnection), or open files keep this process serving.
+func unmountDir(ctx context.Context, dir string, host *fuse.FileSystemHost) (forced bool, err error) {
 	for {
 		err := unix.Unmount(dir, 0)
 		switch {
 		case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil
+			return false, nil
 		case errors.Is(err, unix.EPERM):
 			if runFusermount("-u", dir) == nil {
-				return nil
+				return false, nil
 			}
 		case !errors.Is(err, unix.EBUSY):
-			return fmt.Errorf("unmount %s: %w", dir, err)
+			return false, fmt.Errorf("unmount %s: %w", dir, err)
 		}
 		select {
 		case <-ctx.Done():
 			if derr := detach(dir); derr != nil {
-				return fmt.Errorf("lazy unmount of %s: %w", dir, derr)
+				return true, fmt.Errorf("lazy unmount of %s: %w", dir, derr)
 			}
-			abortConnection(dev)
-			return nil
+			return true, nil
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -361,27 +360,45 @@ func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSyst
 // fusectlDir is where the kernel's fusectl filesystem lists connections.
 const fusectlDir = "/sys/fs/fuse/connections"
 
-var fusectlOnce sync.Once
-
 // abortConnection aborts the FUSE connection of the mount with device dev,
-// as `echo 1 > /sys/fs/fuse/connections/N/abort` does. fusectl is mounted
-// first if it is not (root only); failure is harmless: the connection then
-// ends when the last open file is closed.
-func abortConnection(dev uint64) {
+// as `echo 1 > /sys/fs/fuse/connections/N/abort` does: every request
+// waiting on it fails, and libfuse's loop stops reading. A lazy detach
+// alone leaves the connection alive for as long as a file on it is open.
+// fusectl is mounted first when it is not, which needs root; mounted
+// reports that it was, for the caller to say so. An error says why the
+// connection could not be aborted.
+func abortConnection(dev uint64) (mounted bool, err error) {
 	if dev == 0 {
-		return
+		return false, errors.New("the mount's device number is unknown")
 	}
-	fusectlOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(fusectlDir, "..")); err == nil {
-			if m, ok, _ := mountAt(fusectlDir); !ok || m.FSType != "fusectl" {
-				_ = unix.Mount("fusectl", fusectlDir, "fusectl", 0, "")
-			}
+	m, ok, err := mountAt(fusectlDir)
+	if err != nil {
+		return false, fmt.Errorf("cannot read /proc/self/mountinfo: %w", err)
+	}
+	if !ok || m.FSType != "fusectl" {
+		if _, err := os.Stat(fusectlDir); err != nil {
+			return false, fmt.Errorf("the FUSE control filesystem cannot be mounted, %s is missing (is sysfs mounted, and the fuse module loaded?): %w", fusectlDir, err)
 		}
-	})
+		if os.Geteuid() != 0 {
+			return false, fmt.Errorf("the FUSE control filesystem is not mounted on %s and only root can mount it (mount -t fusectl none %s)", fusectlDir, fusectlDir)
+		}
+		if err := unix.Mount("fusectl", fusectlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			return false, fmt.Errorf("cannot mount the FUSE control filesystem on %s: %w", fusectlDir, err)
+		}
+		mounted = true
+	}
 	// fusectl names a connection by the kernel's encoding of the device
 	// number, which for the anonymous devices FUSE uses is the minor.
 	id := unix.Major(dev)<<20 | unix.Minor(dev)
-	_ = os.WriteFile(filepath.Join(fusectlDir, strconv.FormatUint(uint64(id), 10), "abort"), []byte("1"), 0)
+	err = os.WriteFile(filepath.Join(fusectlDir, strconv.FormatUint(uint64(id), 10), "abort"), []byte("1"), 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// The connection ended between the detach and now.
+		return mounted, nil
+	}
+	if err != nil {
+		return mounted, fmt.Errorf("cannot abort FUSE connection %d through %s: %w", id, fusectlDir, err)
+	}
+	return mounted, nil
 }
 
 // closeOnExecAll marks every descriptor above 2 close-on-exec. Go opens all

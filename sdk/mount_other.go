@@ -46,7 +46,9 @@ func waitLive(dir, subtype string, deadline <-chan time.Time) (uint64, error) {
 	}
 }
 
-func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSystemHost) error {
+func unmountDir(ctx context.Context, dir string, host *fuse.FileSystemHost) (bool, error) {
 	host.Unmount()
-	return nil
+	return false, nil
 }
+
+func abortConnection(dev uint64) (bool, error) { return false, nil }

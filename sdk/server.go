@@ -250,7 +250,11 @@ func (s *Server) Sync(ctx context.Context) error {
 // Unmount drains buffered data, then unmounts. While files are open it
 // keeps trying to unmount until ctx is done; then it detaches the mount
 // lazily and aborts the FUSE connection so that nothing waits on this
-// process any more. It returns once the filesystem has been released, with
+// process any more. Aborting goes through the kernel's fusectl filesystem
+// (/sys/fs/fuse/connections); when it is not mounted, Unmount mounts it
+// (root only) and logs a warning saying so. When the abort is impossible
+// the error says why: the connection then lives on until the last file on
+// it is closed. It returns once the filesystem has been released, with
 // the drain errors, if any. Calling it again returns the first result.
 func (s *Server) Unmount(ctx context.Context) error {
 	s.unmountOnce.Do(func() {
@@ -271,7 +275,18 @@ func (s *Server) unmount(ctx context.Context) error {
 	// Drain first, while the backend and the mount are both still there,
 	// so that an error is reported to the caller and nothing is lost.
 	drainErr := s.Sync(ctx)
-	detachErr := unmountDir(ctx, s.dir, s.dev, s.host)
+	forced, detachErr := unmountDir(ctx, s.dir, s.host)
+	if forced {
+		mountedCtl, abortErr := abortConnection(s.dev)
+		if mountedCtl {
+			s.bridge.warn("mounted the FUSE control filesystem to abort the connection of a forced unmount", "dir", s.dir, "fusectl", "/sys/fs/fuse/connections")
+		}
+		if abortErr != nil {
+			abortErr = fmt.Errorf("sdk: %s was detached, but its FUSE connection could not be aborted; it lives on while files on it are open: %w", s.dir, abortErr)
+			s.bridge.warn("forced unmount could not abort the FUSE connection", "dir", s.dir, "err", abortErr)
+			detachErr = errors.Join(detachErr, abortErr)
+		}
+	}
 	select {
 	case <-s.done:
 	case <-ctx.Done():

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,8 +132,14 @@ func TestDeadConnectionIsReported(t *testing.T) {
 	require.NoError(t, unix.Stat(d.mnt, &st))
 	// Abort the connection, as a crash without auto_unmount or an
 	// administrator would leave it: still listed, answering ENOTCONN.
-	abort := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", unix.Minor(st.Dev))
-	require.NoError(t, os.WriteFile(abort, []byte("1"), 0))
+	// fusectl need not be mounted here: the abort runs in a mount
+	// namespace of its own that mounts it, which leaves this machine's
+	// mounts as they were.
+	abort := fmt.Sprintf("{ grep -q ' /sys/fs/fuse/connections ' /proc/self/mountinfo || mount -t fusectl fusectl /sys/fs/fuse/connections; } && echo 1 > /sys/fs/fuse/connections/%d/abort", unix.Minor(st.Dev))
+	cmd := exec.Command("sh", "-c", abort)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "aborting the connection: %s", out)
 	err = d.check()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not answer")
