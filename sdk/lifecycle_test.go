@@ -381,6 +381,7 @@ func TestUnmountDoesNotHangOnAStuckRequest(t *testing.T) {
 	dir := t.TempDir()
 	srv, err := sdk.Mount(fsys, dir, nil)
 	require.NoError(t, err)
+	sdk.SetReleaseGrace(srv, 2*time.Second)
 	defer close(fsys.release) // lets the stuck thread and the libfuse loop finish
 	go func() {
 		f, err := os.OpenFile(filepath.Join(dir, "stuck"), os.O_CREATE|os.O_RDWR, 0o644)

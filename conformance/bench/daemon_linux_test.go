@@ -71,7 +71,13 @@ func TestCommandThatNeverMounts(t *testing.T) {
 	r := &Runner{
 		Targets:   []Target{daemonTarget(t, "hung", "never")},
 		Workloads: Workloads()[:1], Reps: 1, Config: tinyConfig(t), WorkDir: work,
-		MountTimeout: 300 * time.Millisecond, StopTimeout: 200 * time.Millisecond,
+		// The daemon ignores SIGTERM only once it runs: the mount wait must
+		// outlast its start, or SIGTERM kills it first and the kill path is
+		// never taken. The race-built test binary took 0.24–1.11 s to start
+		// and exit with both CPUs of a 2-CPU machine busy; 300 ms failed
+		// there every time. The stop wait is only how long a process that
+		// never exits is given.
+		MountTimeout: 10 * time.Second, StopTimeout: 200 * time.Millisecond,
 		Progress: &progress,
 	}
 	_, err := r.Run(context.Background())
