@@ -101,19 +101,37 @@ func TestMountRejectsBadOptions(t *testing.T) {
 		"RawOptions":   {RawOptions: []string{"-d"}},
 		"MountTimeout": {MountTimeout: -time.Second},
 	}
-	if sdk.Build == "fuse3" {
-		cases["MaxWrite"] = sdk.Options{MaxWrite: 65536}
-	} else {
-		cases["MaxThreads"] = sdk.Options{MaxThreads: 4}
-	}
-	for field, o := range cases {
-		t.Run(field, func(t *testing.T) {
+	cases["MaxWrite/unaligned"] = sdk.Options{MaxWrite: 5000}
+	cases["MaxThreads"] = sdk.Options{MaxThreads: -1}
+	for name, o := range cases {
+		field, _, _ := strings.Cut(name, "/")
+		t.Run(name, func(t *testing.T) {
 			_, err := sdk.Mount(sdktest.NewMemFS(), dir, &o)
 			var oe *sdk.OptionError
 			require.ErrorAs(t, err, &oe)
 			assert.Equal(t, field, oe.Field)
 			assert.Contains(t, err.Error(), "Options."+field)
 		})
+	}
+}
+
+// The build-specific fields are accepted by both builds, so that one
+// program needs no branch on sdk.Build: each build applies or ignores them
+// as Options says.
+func TestBuildSpecificOptionsAcceptedByBothBuilds(t *testing.T) {
+	for _, o := range []sdk.Options{{MaxThreads: 4}, {MaxWrite: 65536}, {MaxWrite: 1 << 20}, {MaxThreads: 16, MaxWrite: 131072}} {
+		srv := sdktest.Mount(t, sdktest.NewMemFS(), &o)
+		// A write larger than any MaxWrite goes through in pieces.
+		data := make([]byte, 3<<20)
+		for i := range data {
+			data[i] = byte(i)
+		}
+		p := filepath.Join(srv.Dir(), "f")
+		require.NoError(t, os.WriteFile(p, data, 0o644), "%+v in the %s build", o, sdk.Build)
+		got, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.Equal(t, data, got)
+		require.NoError(t, srv.Unmount(context.Background()))
 	}
 }
 
