@@ -77,7 +77,8 @@ func (e *MountError) Unwrap() error { return e.Err }
 // the defaults. Every way it can fail (a missing, non-directory, non-empty,
 // already mounted or stale mountpoint, missing libfuse or fusermount, an
 // option libfuse rejects) is reported as a *MountError or *OptionError that
-// names the problem.
+// names the problem; a dead FUSE mount in the way matches ErrStaleMount
+// and is cleared instead when Options.ClearStale is set.
 func Mount(fsys FileSystem, dir string, opts *Options) (*Server, error) {
 	if fsys == nil {
 		return nil, &MountError{Dir: dir, Reason: "the FileSystem is nil"}
