@@ -202,7 +202,7 @@ func TestIndependentMounts(t *testing.T) {
 // signal it. The test binary is that process when childDir is set.
 const (
 	childDir  = "FUSEKIT_CHILD_MOUNT"
-	childMode = "FUSEKIT_CHILD_MODE" // "", "noauto" (NoAutoUnmount) or "signals" (HandleSignals)
+	childMode = "FUSEKIT_CHILD_MODE" // "", "noauto" (NoAutoUnmount), "signals" (HandleSignals) or "watchdog" (no fusermount watcher)
 )
 
 func TestMain(m *testing.M) {
@@ -219,6 +219,9 @@ func TestMain(m *testing.M) {
 // the mount ends; it returns the exit status.
 func serveChild(dir, mode string) int {
 	opts := &sdk.Options{NoAutoUnmount: mode == "noauto", HandleSignals: mode == "signals"}
+	if mode == "watchdog" {
+		sdk.WithoutFusermountWatcher(opts)
+	}
 	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, opts)
 	if err != nil {
 		return 3
@@ -351,6 +354,22 @@ func TestAutoUnmountAfterCrash(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.False(t, mounted(t, dir), "auto_unmount must remove the mount of a killed server")
+}
+
+// The SDK's watchdog clears the mount of a killed server by itself: the
+// child mounts without fusermount's auto_unmount, so nothing else would.
+// fusermount leaves a dead mount when its check races the connection's
+// teardown (README, Known limits); the watchdog is what remains then.
+func TestWatchdogClearsMountOfKilledServer(t *testing.T) {
+	dir, cmd := startServer(t, "watchdog")
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	// The watchdog retries for 30 s while the connection is torn down.
+	deadline := time.Now().Add(time.Minute)
+	for mounted(t, dir) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.False(t, mounted(t, dir), "the watchdog must remove the mount of a killed server")
 }
 
 func TestSignalUnmounts(t *testing.T) {

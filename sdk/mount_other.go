@@ -23,6 +23,12 @@ func checkMountpoint(dir string, r *resolved) (bool, error) {
 func CheckStale(dir string) error { return nil }
 func ClearStale(dir string) error { return nil }
 
+// The watchdog that backs up auto_unmount is a Linux feature.
+type watchdog struct{}
+
+func startWatchdog(dir string, dev uint64) (*watchdog, error) { return nil, nil }
+func (*watchdog) stop()                                       {}
+
 func checkHelpers(r *resolved) error { return nil }
 
 func closeOnExecAll() {}

@@ -89,7 +89,9 @@ type Options struct {
 	// connected") found at the mountpoint instead of failing.
 	ClearStale bool
 	// NoAutoUnmount turns off auto_unmount, which otherwise removes the mount
-	// when the process dies without unmounting.
+	// when the process dies without unmounting: libfuse's fusermount
+	// watcher, backed up by a watchdog process of the SDK's own (/bin/sh)
+	// for the cases fusermount misses (README, Known limits).
 	NoAutoUnmount bool
 	// HandleSignals makes SIGHUP unmount cleanly too. cgofuse itself always
 	// unmounts on SIGINT and SIGTERM while a mount is live, and buffered data
@@ -164,6 +166,11 @@ type Options struct {
 	// Logger receives one debug line per operation and warnings (recovered
 	// panics, cleanup failures). Nil means no logging at all.
 	Logger *slog.Logger
+
+	// noFusermountWatcher leaves auto_unmount out of libfuse's options
+	// but keeps the SDK's own watchdog: tests use it to check that the
+	// watchdog alone clears the mount of a killed server.
+	noFusermountWatcher bool
 
 	// RawOptions are passed to libfuse as -o options after the SDK's own,
 	// unchecked. They are an escape hatch: an option the running libfuse
@@ -292,7 +299,7 @@ func (r *resolved) commonOptions() []string {
 	if r.ReadOnly {
 		opts = append(opts, "ro")
 	}
-	if !r.NoAutoUnmount {
+	if !r.NoAutoUnmount && !r.noFusermountWatcher {
 		opts = append(opts, "auto_unmount")
 	}
 	return opts

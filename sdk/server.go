@@ -31,8 +31,10 @@ type Server struct {
 	done chan struct{} // closed when the filesystem has been released
 
 	mu         sync.Mutex
-	destroyErr error // guarded by mu: the drain error from Destroy
-	mountOK    bool  // guarded by mu: what host.Mount returned
+	destroyErr error     // guarded by mu: the drain error from Destroy
+	mountOK    bool      // guarded by mu: what host.Mount returned
+	loopEnded  bool      // guarded by mu: host.Mount has returned
+	watchdog   *watchdog // guarded by mu: the stale-mount watchdog, if running
 
 	unmountOnce sync.Once
 	unmountErr  error
@@ -178,7 +180,11 @@ func (s *Server) start(args []string) error {
 			}
 			s.mu.Lock()
 			s.mountOK = ok
+			s.loopEnded = true
+			wd := s.watchdog
+			s.watchdog = nil
 			s.mu.Unlock()
+			wd.stop()
 			mounted <- ok
 		}()
 		ok = s.host.Mount(s.dir, args)
@@ -208,6 +214,19 @@ func (s *Server) start(args []string) error {
 		return &MountError{Dir: s.dir, Reason: "the mount did not become live", Err: err, Stderr: text}
 	}
 	s.dev = dev
+	if !s.opts.NoAutoUnmount {
+		if wd, err := startWatchdog(s.dir, dev); err != nil {
+			s.bridge.warn("cannot start the stale-mount watchdog; auto_unmount alone remains", "dir", s.dir, "err", err)
+		} else {
+			s.mu.Lock()
+			if s.loopEnded {
+				defer wd.stop()
+			} else {
+				s.watchdog = wd
+			}
+			s.mu.Unlock()
+		}
+	}
 	if text != "" {
 		s.bridge.warn("libfuse printed while mounting", "dir", s.dir, "stderr", text)
 	}
