@@ -126,7 +126,9 @@ func TestMountVanishesMidRun(t *testing.T) {
 
 func TestDeadConnectionIsReported(t *testing.T) {
 	work := t.TempDir()
-	d, err := startDaemon(context.Background(), daemonTarget(t, "m", "memfs"), work, 10*time.Second, 10*time.Second, func(string) {})
+	// Without auto_unmount: with it, the SDK's watchdog detaches the dead
+	// mount as soon as the daemon's loop ends, racing the check.
+	d, err := startDaemon(context.Background(), daemonTarget(t, "m", "noauto"), work, 10*time.Second, 10*time.Second, func(string) {})
 	require.NoError(t, err)
 	stopped := false
 	t.Cleanup(func() {
