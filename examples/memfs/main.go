@@ -227,8 +227,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		err = srv.Wait()
 	}
 	if err != nil {
-		// With -writeback this includes every write-back error since the
-		// start, even those close(2) already reported.
+		// With -writeback this is data still not on the backend after the
+		// final drain (errors.Is(err, sdk.ErrDataLost)) and failures no
+		// application was told of; a failure close(2) or fsync(2) already
+		// returned and that was repaired since is not repeated.
 		fmt.Fprintf(stderr, "memfs: unmount: %v\n", err)
 		code = exitError
 	}

@@ -1,8 +1,10 @@
 package writeback
 
 import (
+	"context"
 	"errors"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -21,10 +23,15 @@ var errHandleFailed = errors.New("writeback: handle has a pending error")
 // reserve blocks until want more bytes fit under MaxDirty, then counts
 // them. A write larger than the limit goes through when nothing else is
 // buffered, so that it cannot wait forever. Waiting starts write-back of
-// every file, as the kernel's balance_dirty_pages does.
-func (f *FS) reserve(want int64, h *handle) error {
+// every file, as the kernel's balance_dirty_pages does. It returns through
+// (and counts nothing) when the backend has too little free space for the
+// data to be buffered: the write must go to the backend at once.
+func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, err error) {
 	f.acctMu.Lock()
 	defer f.acctMu.Unlock()
+	if !f.roomLocked(ctx, want) {
+		return true, nil
+	}
 	if f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
 		// Counted before the kick: the workers must see a writer waiting,
 		// or they would keep the files' last partial chunks.
@@ -36,18 +43,81 @@ func (f *FS) reserve(want int64, h *handle) error {
 		}
 		f.acctMu.Lock()
 		for f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
-			if h.hasErr.Load() {
-				return errHandleFailed
+			if h.errPending() {
+				return false, errHandleFailed
 			}
 			if f.stopped.Load() {
-				return ErrClosed
+				return false, ErrClosed
 			}
 			f.stats.throttleWaits.Add(1)
 			f.acctCond.Wait()
 		}
 	}
 	f.dirty += want
-	return nil
+	return false, nil
+}
+
+// spaceRecheck is how often, at most, a write that the last StatFS says
+// does not fit asks the backend again. Writes refused meanwhile go through
+// to the backend, which costs each of them a backend call anyway.
+const spaceRecheck = 100 * time.Millisecond
+
+// roomLocked is the admission check: it reports whether the backend, by
+// its last StatFS, has room for everything buffered plus want bytes, twice
+// over (ext4 stops delaying allocation when free blocks fall under twice
+// the dirty ones, for the same reason: data acknowledged to write(2) must
+// fit when it is written back). The bytes written back since that StatFS
+// (and written through) count as taken, which overestimates for rewrites, so a refusal is
+// checked again with a fresh StatFS (at most every spaceRecheck). The
+// answer is also refreshed once per tick of the age flusher. A backend
+// whose StatFS fails or reports no capacity admits everything. acctMu is
+// held; it is dropped while StatFS runs.
+func (f *FS) roomLocked(ctx context.Context, want int64) bool {
+	if !f.space.asked || f.spaceStale.Load() {
+		f.refreshSpaceLocked(ctx)
+	}
+	if !f.space.known || f.fitsLocked(want) {
+		return true
+	}
+	if time.Since(f.space.at) >= spaceRecheck {
+		f.refreshSpaceLocked(ctx)
+		return !f.space.known || f.fitsLocked(want)
+	}
+	return false
+}
+
+func (f *FS) fitsLocked(want int64) bool {
+	free := f.space.avail - (f.sent.Load() - f.space.sent)
+	return 2*(f.dirty+want) <= free
+}
+
+// refreshSpaceLocked asks the backend for its free space, unless another
+// writer is already asking (its answer will do). acctMu is held and
+// dropped meanwhile.
+func (f *FS) refreshSpaceLocked(ctx context.Context) {
+	if f.space.refreshing {
+		return
+	}
+	f.space.refreshing = true
+	f.spaceStale.Store(false)
+	sent := f.sent.Load()
+	f.acctMu.Unlock()
+	st, err := f.backend.StatFS(ctx)
+	f.acctMu.Lock()
+	f.space.refreshing = false
+	f.space.asked = true
+	f.space.at = time.Now()
+	unit := st.FragSize
+	if unit == 0 {
+		unit = st.BlockSize
+	}
+	f.space.known = err == nil && st.Blocks > 0 && unit > 0
+	avail := uint64(math.MaxInt64 / 4)
+	if unit > 0 && st.BlocksAvail < avail/unit {
+		avail = st.BlocksAvail * unit
+	}
+	f.space.avail = int64(avail)
+	f.space.sent = sent
 }
 
 // dirtyNow returns the FS's dirty count.
@@ -106,8 +176,10 @@ func (f *FS) failLocked(n *node, e *WriteBackError) {
 	n.mu.Unlock()
 	f.tellError(e.Name, e)
 	n.mu.Lock()
-	f.recordError(e.Name, e)
+	// The node first: writers throttled on the FS's limit, which
+	// recordError wakes, look at its failSeq.
 	n.recordFailureLocked(e)
+	f.recordError(e.Name, e)
 }
 
 // writeBack sends a node's buffered data to the backend in offset order,
@@ -152,6 +224,16 @@ func (f *FS) writeBack(n *node) {
 		err := f.writeChunk(wf, c.extent)
 		n.mu.Lock()
 		size := int64(len(c.data))
+		if err != nil && n.dropped {
+			// Nobody can read the file any more: the data goes, and so
+			// does the error, which no application could act on.
+			n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
+			n.dirty -= c.acct
+			f.release(c.acct)
+			f.chunks.put(c.buf)
+			n.cond.Broadcast()
+			break
+		}
 		if err != nil {
 			// Reported while the chunk is still in flight, so that no other
 			// worker takes its range and sends it again (or succeeds and is
@@ -174,6 +256,7 @@ func (f *FS) writeBack(n *node) {
 		f.release(c.acct)
 		f.chunks.put(c.buf)
 		f.stats.written.Add(size)
+		f.sent.Add(size)
 		n.cond.Broadcast() // throttled writers, drains, truncates
 	}
 	// The last worker out sets the mtime, again if a write came while it
@@ -186,6 +269,10 @@ func (f *FS) writeBack(n *node) {
 	}
 	if n.buf.empty() && len(n.flight) == 0 {
 		n.dirtySince = time.Time{}
+		if failure == nil && !n.owned && n.failLo != noFailure {
+			// Every byte that failed is on the backend now.
+			n.repairedLocked()
+		}
 	}
 	if failure == nil && !n.truncating && n.workers == 1 {
 		if _, more := n.nextChunk(); more {
@@ -306,6 +393,7 @@ func (f *FS) flusher() {
 		case <-f.stopFlusher:
 			return
 		case now := <-t.C:
+			f.spaceStale.Store(true)
 			f.pages.trim()
 			f.chunks.trim()
 			for _, n := range f.liveNodes() {
