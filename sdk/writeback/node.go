@@ -97,6 +97,8 @@ type node struct {
 	// back.
 	dropped bool
 
+	j nodeJournal // the file's journal episode; guarded by mu
+
 	queued bool // guarded by fs.qMu, not mu
 }
 
@@ -123,6 +125,7 @@ func newNode(f *FS, name string) *node {
 func (n *node) setName(name string) {
 	n.mu.Lock()
 	n.name = name
+	n.journalNameLocked(name)
 	n.mu.Unlock()
 }
 
@@ -549,7 +552,11 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	n.dirty += want
 	n.mu.Unlock()
 
-	through, err := f.reserve(ctx, want, h)
+	err := f.journalWait(h, int64(len(p)))
+	var through bool
+	if err == nil {
+		through, err = f.reserve(ctx, want, h)
+	}
 	if err != nil {
 		n.mu.Lock()
 		n.dirty -= want
@@ -603,7 +610,24 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 			}
 			continue // the lock was dropped: check again
 		}
+		if n.journalOpenNeeded() {
+			if err := n.journalOpenLocked(ctx); err != nil {
+				n.dirty -= want
+				n.cond.Broadcast()
+				n.mu.Unlock()
+				f.release(want)
+				return 0, err
+			}
+			continue
+		}
 		break
+	}
+	if err := n.journalWriteLocked(off, p); err != nil {
+		n.dirty -= want
+		n.cond.Broadcast()
+		n.mu.Unlock()
+		f.release(want)
+		return 0, err
 	}
 	_, pages := n.buf.write(off, p)
 	unused := want - pages*ps
@@ -676,6 +700,11 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 			return 0, err
 		}
 	}
+	if err := n.journalWriteLocked(off, p); err != nil {
+		n.mu.Unlock()
+		return 0, err
+	}
+	n.journalBeginLocked()
 	s := span{off, end}
 	n.directs = append(n.directs, s)
 	wf := n.wf
@@ -710,6 +739,7 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 			n.gen++
 		}
 	}
+	n.journalAckLocked()
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	return m, err
@@ -740,10 +770,11 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 		n.cond.Wait()
 	}
 	wf, name := n.wf, n.name
+	err := n.journalTruncLocked(size)
 	n.mu.Unlock()
 
-	var err error
 	switch {
+	case err != nil:
 	case wf != nil:
 		err = wf.Truncate(ctx, size)
 	case name != "":
@@ -779,6 +810,7 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 	}
 	n.truncating = false
 	n.gate--
+	n.journalAckLocked()
 	more := !n.buf.empty()
 	n.cond.Broadcast()
 	n.mu.Unlock()
@@ -823,6 +855,9 @@ func (h *handle) Sync(ctx context.Context, datasync bool) error {
 	n := h.n
 	if n.fs.isClosed() {
 		return ErrClosed
+	}
+	if done, err := h.journalSync(); done {
+		return err
 	}
 	n.mu.Lock()
 	derr := n.drainLocked(ctx)

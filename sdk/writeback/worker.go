@@ -214,6 +214,7 @@ func (f *FS) writeBack(n *node) {
 		c.off, c.data = s.off, c.buf[:s.end-s.off]
 		c.acct = n.buf.take(s, c.data) * n.buf.ps
 		n.flight = append(n.flight, c)
+		n.journalBeginLocked()
 		if len(n.flight) < f.opts.InFlightPerFile {
 			if _, more := n.nextChunk(); more {
 				f.enqueue(n)
@@ -283,6 +284,7 @@ func (f *FS) writeBack(n *node) {
 		}
 	}
 	n.workers--
+	n.journalAckLocked()
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	if requeue {

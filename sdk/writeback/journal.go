@@ -1,0 +1,609 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// JournalSyncEveryWrite as Options.JournalSync makes every journal append
+// durable (fdatasync) before the write is acknowledged.
+const JournalSyncEveryWrite = time.Duration(-1)
+
+// DefaultJournalSegment is the size at which the journal starts a new
+// segment file; space is given back a whole segment at a time.
+const DefaultJournalSegment = 16 << 20
+
+// ErrJournalConflict is returned (wrapped) by New with
+// Options.JournalStrict when replaying the journal found backend files
+// changed behind its back; their journaled data was set aside.
+var ErrJournalConflict = errors.New("writeback: journaled data conflicts with the backend file; set aside")
+
+// journal is the append-only log of acknowledged writes. Records of one
+// file go in the order the file's buffer sees them (they are appended
+// under the node's lock); segments are deleted oldest first, once every
+// record in them and in every older segment is acknowledged.
+type journal struct {
+	dir       string
+	lock      *os.File // holds the flock that keeps other mounts out
+	segMax    int64
+	limit     int64
+	syncEvery time.Duration
+
+	mu   sync.Mutex
+	cond *sync.Cond // on mu: broadcast when bytes go down
+	// segs are the live segments, oldest first; the last is appended to.
+	// All fields below are guarded by mu.
+	segs    []*segment
+	nextSeq uint64
+	nextID  uint64
+	bytes   int64 // sum of the segments' sizes
+	buf     []byte
+	unsyncd bool  // appended since the last fdatasync
+	err     error // the first append error; the journal refuses writes after it
+
+	waits atomic.Int64 // writers that blocked on the size limit
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+type segment struct {
+	seq         uint64
+	f           *os.File
+	size        int64
+	outstanding int64 // records not acknowledged yet
+}
+
+// segCount is a node's count of unacknowledged records in one segment.
+type segCount struct {
+	seg *segment
+	n   int64
+}
+
+// nodeJournal is a node's journal state, guarded by the node's mu.
+type nodeJournal struct {
+	id    uint64 // the open episode's file id; 0 when none is open
+	begun bool   // write-back of the episode started (a begin record is out)
+	pend  []segCount
+}
+
+// JournalStats are the journal's numbers; see Stats.
+type JournalStats struct {
+	// Bytes is the size of the live journal segments.
+	Bytes int64
+	// Waits counts writers that blocked because the journal was full.
+	Waits int64
+	// ReplayedFiles and ReplayedBytes count what the last replay (at New)
+	// wrote to the backend; DroppedFiles counts journaled files that were
+	// unlinked before the crash, whose data went nowhere.
+	ReplayedFiles int
+	ReplayedBytes int64
+	DroppedFiles  int
+	// Conflicts lists the files whose backend copy had changed behind the
+	// journal's back: their journaled data is in SetAside, not the backend.
+	Conflicts []JournalConflict
+	// TornBytes counts bytes at the end of the journal that did not form
+	// valid records (cut short by a crash, or corrupt) and were not
+	// replayed; TornError says why the first of them was refused.
+	TornBytes int64
+	TornError error
+}
+
+// JournalConflict is a journaled file that was not replayed because its
+// backend file changed.
+type JournalConflict struct {
+	Name string // the backend name the data was for
+	// SetAside is the local file holding the journaled writes at their
+	// offsets (holes elsewhere), in the journal's conflicts directory.
+	SetAside string
+	Reason   string
+}
+
+func (c JournalConflict) String() string {
+	return fmt.Sprintf("%q changed behind the journal (%s); its journaled data is in %s", c.Name, c.Reason, c.SetAside)
+}
+
+func segName(seq uint64) string { return fmt.Sprintf("seg-%016x.log", seq) }
+
+// parseSegName returns the sequence number of a segment file name.
+func parseSegName(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, "seg-")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".log")
+	if !ok || len(s) != 16 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 16, 64)
+	return v, err == nil
+}
+
+// openJournal locks dir (creating it) and returns the journal with the
+// sequence numbers of the segments found there, oldest first. Nothing is
+// appended until start.
+func openJournal(o Options) (*journal, []uint64, error) {
+	if err := os.MkdirAll(o.Journal, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("writeback: journal directory: %w", err)
+	}
+	lk, err := os.OpenFile(filepath.Join(o.Journal, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("writeback: journal lock: %w", err)
+	}
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lk.Close()
+		return nil, nil, fmt.Errorf("writeback: journal %s is in use by another mount: %w", o.Journal, err)
+	}
+	ents, err := os.ReadDir(o.Journal)
+	if err != nil {
+		lk.Close()
+		return nil, nil, fmt.Errorf("writeback: journal directory: %w", err)
+	}
+	var seqs []uint64
+	for _, e := range ents {
+		if s, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
+			seqs = append(seqs, s)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	j := &journal{
+		dir:       o.Journal,
+		lock:      lk,
+		segMax:    DefaultJournalSegment,
+		limit:     o.JournalMaxBytes,
+		syncEvery: o.JournalSync,
+		nextID:    1,
+		stop:      make(chan struct{}),
+	}
+	if len(seqs) > 0 {
+		j.nextSeq = seqs[len(seqs)-1] + 1
+	}
+	j.cond = sync.NewCond(&j.mu)
+	return j, seqs, nil
+}
+
+// start opens a fresh segment to append to and starts the periodic sync.
+func (j *journal) start() error {
+	j.mu.Lock()
+	err := j.rotateLocked()
+	j.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if j.syncEvery > 0 {
+		j.done.Go(j.syncer)
+	}
+	return nil
+}
+
+// rotateLocked starts a new segment. j.mu is held.
+func (j *journal) rotateLocked() error {
+	if n := len(j.segs); n > 0 && j.syncEvery != 0 && j.unsyncd {
+		if err := unix.Fdatasync(int(j.segs[n-1].f.Fd())); err != nil {
+			return j.failLocked(err)
+		}
+		j.unsyncd = false
+	}
+	seq := j.nextSeq
+	f, err := os.OpenFile(filepath.Join(j.dir, segName(seq)), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return j.failLocked(err)
+	}
+	if j.syncEvery != 0 {
+		// The new name must survive a power failure too.
+		if err := syncDir(j.dir); err != nil {
+			f.Close()
+			return j.failLocked(err)
+		}
+	}
+	j.nextSeq++
+	j.segs = append(j.segs, &segment{seq: seq, f: f})
+	return nil
+}
+
+func (j *journal) failLocked(err error) error {
+	if j.err == nil {
+		j.err = fmt.Errorf("writeback: journal %s: %w", j.dir, err)
+	}
+	return j.err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// append writes one record to the active segment with one write(2), and
+// returns the segment, which counts the record as outstanding when
+// counted is set.
+func (j *journal) append(typ uint8, id uint64, off int64, counted bool, parts ...[]byte) (*segment, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return nil, j.err
+	}
+	s := j.segs[len(j.segs)-1]
+	if s.size >= j.segMax {
+		if err := j.rotateLocked(); err != nil {
+			return nil, err
+		}
+		s = j.segs[len(j.segs)-1]
+	}
+	j.buf = appendRecord(j.buf[:0], typ, id, off, parts...)
+	m, err := s.f.Write(j.buf)
+	s.size += int64(m)
+	j.bytes += int64(m)
+	if err != nil {
+		// A partial record is a torn tail for replay; nothing more may
+		// follow it in this segment.
+		return nil, j.failLocked(err)
+	}
+	if cap(j.buf) > 1<<20 {
+		j.buf = nil // do not keep a large write's buffer
+	}
+	if j.syncEvery < 0 {
+		if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+			return nil, j.failLocked(err)
+		}
+	} else {
+		j.unsyncd = true
+	}
+	if counted {
+		s.outstanding++
+	}
+	return s, nil
+}
+
+// newID returns a file id for a new episode.
+func (j *journal) newID() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	id := j.nextID
+	j.nextID++
+	return id
+}
+
+// ack drops a node's outstanding records and gives back the segments
+// nothing needs any more.
+func (j *journal) ack(pend []segCount) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, p := range pend {
+		p.seg.outstanding -= p.n
+	}
+	j.collectLocked()
+}
+
+// collectLocked deletes the oldest segments while nothing in them is
+// outstanding; when nothing at all is, the active segment is emptied in
+// place. j.mu is held.
+func (j *journal) collectLocked() {
+	freed := false
+	for len(j.segs) > 1 && j.segs[0].outstanding == 0 {
+		s := j.segs[0]
+		s.f.Close()
+		if err := os.Remove(filepath.Join(j.dir, segName(s.seq))); err != nil {
+			j.failLocked(err)
+		}
+		j.bytes -= s.size
+		j.segs[0] = nil
+		j.segs = j.segs[1:]
+		freed = true
+	}
+	if s := j.segs[0]; len(j.segs) == 1 && s.outstanding == 0 && s.size > 0 && j.err == nil {
+		if err := s.f.Truncate(0); err != nil {
+			j.failLocked(err)
+		} else {
+			j.bytes -= s.size
+			s.size = 0
+			freed = true
+		}
+	}
+	if freed {
+		j.cond.Broadcast()
+	}
+}
+
+// full reports whether want more bytes would pass the size limit.
+func (j *journal) full(want int64) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.bytes > 0 && j.bytes+want > j.limit
+}
+
+// sync makes every appended record durable.
+func (j *journal) sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return j.err
+	}
+	if !j.unsyncd || len(j.segs) == 0 {
+		return nil
+	}
+	if err := unix.Fdatasync(int(j.segs[len(j.segs)-1].f.Fd())); err != nil {
+		return j.failLocked(err)
+	}
+	j.unsyncd = false
+	return nil
+}
+
+func (j *journal) syncer() {
+	t := time.NewTicker(j.syncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-t.C:
+			_ = j.sync()
+		}
+	}
+}
+
+// close stops the syncer and closes the files; the segments stay for the
+// next mount to replay what was not acknowledged.
+func (j *journal) close() error {
+	close(j.stop)
+	j.done.Wait()
+	err := j.sync()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, s := range j.segs {
+		s.f.Close()
+	}
+	j.segs = nil
+	j.lock.Close()
+	if j.err != nil {
+		return j.err
+	}
+	return err
+}
+
+func (j *journal) stats() (bytes, waits int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.bytes, j.waits.Load()
+}
+
+// Hooks called by the write-back code. Each is a no-op without a journal.
+
+// journalWait blocks a writer while the journal is full, starting the
+// write-back of every file so that segments are given back. It returns
+// the handle's pending error or ErrClosed if either ends the wait. No lock
+// is held.
+func (f *FS) journalWait(h *handle, want int64) error {
+	j := f.journal
+	if j == nil || !j.full(want) {
+		return nil
+	}
+	j.waits.Add(1)
+	f.pressure.Add(1)
+	defer f.pressure.Add(-1)
+	for _, n := range f.liveNodes() {
+		f.enqueue(n)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		// Wake the waiter for errors and Close, which do not broadcast
+		// the journal's cond.
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				j.mu.Lock()
+				j.cond.Broadcast()
+				j.mu.Unlock()
+			}
+		}
+	}()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.bytes > 0 && j.bytes+want > j.limit {
+		if h.errPending() {
+			return errHandleFailed
+		}
+		if f.stopped.Load() {
+			return ErrClosed
+		}
+		j.cond.Wait()
+	}
+	return nil
+}
+
+// journalOpenNeeded reports whether a buffered write must first open an
+// episode (which needs the backend's identity). n.mu is held.
+func (n *node) journalOpenNeeded() bool {
+	return n.fs.journal != nil && n.j.id == 0
+}
+
+// journalOpenLocked starts an episode: it stats the backend file (with the
+// lock dropped) and appends an open record with its identity and name.
+// The caller checks its conditions again afterwards. n.mu is held.
+func (n *node) journalOpenLocked(ctx context.Context) error {
+	n.mu.Unlock()
+	a, err := n.backendAttr(ctx)
+	n.mu.Lock()
+	if err != nil {
+		return err
+	}
+	if n.j.id != 0 {
+		return nil // another writer opened it meanwhile
+	}
+	j := n.fs.journal
+	id := j.newID()
+	ident := identity{ino: a.Ino, size: a.Size, mtime: a.Mtime.UnixNano()}
+	s, err := j.append(recOpen, id, 0, true, openPayload(ident, n.name))
+	if err != nil {
+		return err
+	}
+	n.j = nodeJournal{id: id, pend: []segCount{{s, 1}}}
+	return nil
+}
+
+// journalAppendLocked appends one record of the node's open episode.
+// n.mu is held.
+func (n *node) journalAppendLocked(typ uint8, off int64, parts ...[]byte) error {
+	s, err := n.fs.journal.append(typ, n.j.id, off, true, parts...)
+	if err != nil {
+		return err
+	}
+	if k := len(n.j.pend); k > 0 && n.j.pend[k-1].seg == s {
+		n.j.pend[k-1].n++
+	} else {
+		n.j.pend = append(n.j.pend, segCount{s, 1})
+	}
+	return nil
+}
+
+// journalWriteLocked journals a write before it is acknowledged: for a
+// buffered write once the episode is open, for an unbuffered one only
+// when the file has an episode open (replaying older data over it would
+// undo it). n.mu is held.
+func (n *node) journalWriteLocked(off int64, p []byte) error {
+	if n.fs.journal == nil || n.j.id == 0 {
+		return nil
+	}
+	return n.journalAppendLocked(recWrite, off, p)
+}
+
+// journalTruncLocked journals a truncate that succeeded on the backend,
+// so that replay does not resurrect bytes past it. n.mu is held.
+func (n *node) journalTruncLocked(size int64) error {
+	if n.fs.journal == nil || n.j.id == 0 {
+		return nil
+	}
+	if err := n.journalAppendLocked(recTrunc, size); err != nil {
+		return err
+	}
+	n.journalBeginLocked()
+	return nil
+}
+
+// journalNameLocked journals a rename or unlink of a file with an open
+// episode, so that replay writes to the right name or nowhere. n.mu is
+// held. An error leaves the journal failed; writes report it.
+func (n *node) journalNameLocked(name string) {
+	if n.fs.journal == nil || n.j.id == 0 {
+		return
+	}
+	if err := n.journalAppendLocked(recName, 0, []byte(name)); err != nil {
+		n.fs.recordError(name, err)
+	}
+}
+
+// journalBeginLocked marks the start of the episode's write-back: from
+// here on the backend file may hold part of the journaled data, so replay
+// cannot compare its size and mtime. n.mu is held.
+func (n *node) journalBeginLocked() {
+	if n.fs.journal == nil || n.j.id == 0 || n.j.begun {
+		return
+	}
+	if err := n.journalAppendLocked(recBegin, 0); err != nil {
+		n.fs.recordError(n.name, err)
+		return
+	}
+	n.j.begun = true
+}
+
+// journalAckLocked ends the episode of a node that is clean: everything
+// journaled for it is on the backend. n.mu is held.
+func (n *node) journalAckLocked() {
+	j := n.fs.journal
+	if j == nil || n.j.id == 0 || !n.clean() || len(n.directs) > 0 {
+		return
+	}
+	// The ack record is only needed while older segments stay; it is
+	// appended before the records are released, so that no segment holding
+	// them can go before it is written.
+	if _, err := j.append(recAck, n.j.id, 0, false); err != nil {
+		n.fs.recordError(n.name, err)
+		return
+	}
+	pend := n.j.pend
+	n.j = nodeJournal{}
+	j.ack(pend)
+}
+
+// checkJournal checks the journal options.
+func (o Options) checkJournal() error {
+	if o.Journal == "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"JournalMaxBytes", o.JournalMaxBytes != 0},
+			{"JournalSync", o.JournalSync != 0},
+			{"JournalStrict", o.JournalStrict},
+			{"JournalFsync", o.JournalFsync},
+		} {
+			if f.set {
+				return &OptionError{f.name, "set", "needs Options.Journal"}
+			}
+		}
+		return nil
+	}
+	if o.JournalMaxBytes < 0 {
+		return &OptionError{"JournalMaxBytes", o.JournalMaxBytes, "must not be negative"}
+	}
+	if o.JournalSync < 0 && o.JournalSync != JournalSyncEveryWrite {
+		return &OptionError{"JournalSync", o.JournalSync, "must be 0, positive or JournalSyncEveryWrite"}
+	}
+	if o.WriteThrough {
+		return &OptionError{"Journal", o.Journal, "cannot be combined with WriteThrough, which buffers nothing to journal"}
+	}
+	return nil
+}
+
+// journalSync serves fsync from the journal with Options.JournalFsync:
+// the handle's pending error first, then the journal is made durable.
+// done is false when fsync must go to the backend as usual.
+func (h *handle) journalSync() (done bool, err error) {
+	f := h.n.fs
+	if f.journal == nil || !f.opts.JournalFsync || !h.buffered {
+		return false, nil
+	}
+	h.n.mu.Lock()
+	err = h.takeErr()
+	h.n.mu.Unlock()
+	if err != nil {
+		return true, err
+	}
+	return true, f.journal.sync()
+}
+
+func (f *FS) journalStats(s *Stats) {
+	if f.journal == nil {
+		return
+	}
+	r := f.replayed
+	s.Journal = JournalStats{
+		ReplayedFiles: r.files,
+		ReplayedBytes: r.bytes,
+		DroppedFiles:  r.dropped,
+		Conflicts:     slices.Clone(r.conflicts),
+		TornBytes:     r.torn,
+		TornError:     r.tornErr,
+	}
+	s.Journal.Bytes, s.Journal.Waits = f.journal.stats()
+}
