@@ -66,6 +66,7 @@ type config struct {
 	latency        time.Duration
 	writeback      bool
 	writebackDirty cli.ByteSize
+	journal        cli.Journal
 }
 
 // newStore makes the in-memory store that is served. Tests replace it to
@@ -109,6 +110,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.DurationVar(&c.latency, "latency", 0, "delay every call to the in-memory store by this much, like a remote store (e.g. 1ms)")
 	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes in memory and send them to the store in large chunks (sdk/writeback); close(2) still waits for them")
 	fl.Var(&c.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
+	c.journal.Register(fl)
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -138,6 +140,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.writebackDirty != 0 && !c.writeback {
 		return nil, errors.New("-writeback-dirty needs -writeback")
+	}
+	if err := c.journal.Check(c.writeback); err != nil {
+		return nil, err
 	}
 	fi, err := os.Stat(c.mountpoint)
 	switch {
@@ -182,7 +187,7 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		store = faultfs.New(store, faultfs.Config{Latency: c.latency})
 	}
-	return cli.Writeback(aferofs.New(store), c.writeback, c.writebackDirty)
+	return cli.Writeback(aferofs.New(store), c.writeback, c.writebackDirty, &c.journal)
 }
 
 // run is the whole program: it mounts, waits for a signal on stop (or for

@@ -65,6 +65,7 @@ type config struct {
 	latency            time.Duration
 	writeback          bool
 	writebackDirty     cli.ByteSize
+	journal            cli.Journal
 }
 
 const usageText = `Usage: passthrough [flags] SOURCE MOUNTPOINT
@@ -108,6 +109,7 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	fset.DurationVar(&cfg.latency, "latency", 0, "delay every call to the filesystem by this much, like a remote store (e.g. 1ms)")
 	fset.BoolVar(&cfg.writeback, "writeback", false, "buffer writes in memory and write them to SOURCE in large chunks (sdk/writeback); close(2) still waits for them")
 	fset.Var(&cfg.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
+	cfg.journal.Register(fset)
 	err := fset.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageText)
@@ -129,6 +131,9 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	}
 	if cfg.writebackDirty != 0 && !cfg.writeback {
 		return nil, errors.New("-writeback-dirty needs -writeback")
+	}
+	if err := cfg.journal.Check(cfg.writeback); err != nil {
+		return nil, err
 	}
 	if cfg.source, err = existingDir("SOURCE", fset.Arg(0)); err != nil {
 		return nil, err
@@ -203,7 +208,7 @@ func (c *config) layers(pt *passthrough.FS) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		fsys = newSlowFS(pt, c.latency)
 	}
-	return cli.Writeback(fsys, c.writeback, c.writebackDirty)
+	return cli.Writeback(fsys, c.writeback, c.writebackDirty, &c.journal)
 }
 
 // run is the whole program; it returns the exit status. A value on stop

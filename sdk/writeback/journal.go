@@ -46,6 +46,7 @@ type journal struct {
 	// segs are the live segments, oldest first; the last is appended to.
 	// All fields below are guarded by mu.
 	segs    []*segment
+	active  map[uint64]*episode // open episodes by file id
 	nextSeq uint64
 	nextID  uint64
 	bytes   int64 // sum of the segments' sizes
@@ -66,17 +67,29 @@ type segment struct {
 	outstanding int64 // records not acknowledged yet
 }
 
-// segCount is a node's count of unacknowledged records in one segment.
-type segCount struct {
-	seg *segment
-	n   int64
-}
-
 // nodeJournal is a node's journal state, guarded by the node's mu.
 type nodeJournal struct {
 	id    uint64 // the open episode's file id; 0 when none is open
 	begun bool   // write-back of the episode started (a begin record is out)
-	pend  []segCount
+	seq   uint64 // buffered write records appended in the episode
+	// pend are the byte ranges of buffered write records not yet on the
+	// backend, oldest first; each counts once in its segment.
+	pend []pendRec
+}
+
+// pendRec is an outstanding range of a write record.
+type pendRec struct {
+	seq      uint64
+	seg      *segment
+	off, end int64
+}
+
+// episode is the journal's copy of an open episode, rewritten at the head
+// of every new segment so that older segments can go.
+type episode struct {
+	name  string
+	ident identity
+	begun bool
 }
 
 // JournalStats are the journal's numbers; see Stats.
@@ -165,6 +178,7 @@ func openJournal(o Options) (*journal, []uint64, error) {
 		limit:     o.JournalMaxBytes,
 		syncEvery: o.JournalSync,
 		nextID:    1,
+		active:    make(map[uint64]*episode),
 		stop:      make(chan struct{}),
 	}
 	if len(seqs) > 0 {
@@ -209,7 +223,23 @@ func (j *journal) rotateLocked() error {
 		}
 	}
 	j.nextSeq++
-	j.segs = append(j.segs, &segment{seq: seq, f: f})
+	s := &segment{seq: seq, f: f}
+	j.segs = append(j.segs, s)
+	return j.restateLocked(s)
+}
+
+// restateLocked writes every open episode at the head of s, so that replay
+// can start at s once the older segments are gone. j.mu is held.
+func (j *journal) restateLocked(s *segment) error {
+	for id, e := range j.active {
+		var begun int64
+		if e.begun {
+			begun = 1
+		}
+		if err := j.writeLocked(s, recCont, id, begun, openPayload(e.ident, e.name)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -235,6 +265,11 @@ func syncDir(dir string) error {
 func (j *journal) append(typ uint8, id uint64, off int64, counted bool, parts ...[]byte) (*segment, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.appendLocked(typ, id, off, counted, parts...)
+}
+
+// appendLocked is append with j.mu held.
+func (j *journal) appendLocked(typ uint8, id uint64, off int64, counted bool, parts ...[]byte) (*segment, error) {
 	if j.err != nil {
 		return nil, j.err
 	}
@@ -245,24 +280,8 @@ func (j *journal) append(typ uint8, id uint64, off int64, counted bool, parts ..
 		}
 		s = j.segs[len(j.segs)-1]
 	}
-	j.buf = appendRecord(j.buf[:0], typ, id, off, parts...)
-	m, err := s.f.Write(j.buf)
-	s.size += int64(m)
-	j.bytes += int64(m)
-	if err != nil {
-		// A partial record is a torn tail for replay; nothing more may
-		// follow it in this segment.
-		return nil, j.failLocked(err)
-	}
-	if cap(j.buf) > 1<<20 {
-		j.buf = nil // do not keep a large write's buffer
-	}
-	if j.syncEvery < 0 {
-		if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
-			return nil, j.failLocked(err)
-		}
-	} else {
-		j.unsyncd = true
+	if err := j.writeLocked(s, typ, id, off, parts...); err != nil {
+		return nil, err
 	}
 	if counted {
 		s.outstanding++
@@ -270,22 +289,102 @@ func (j *journal) append(typ uint8, id uint64, off int64, counted bool, parts ..
 	return s, nil
 }
 
-// newID returns a file id for a new episode.
-func (j *journal) newID() uint64 {
+// writeLocked writes one record to s with one write(2). j.mu is held.
+func (j *journal) writeLocked(s *segment, typ uint8, id uint64, off int64, parts ...[]byte) error {
+	j.buf = appendRecord(j.buf[:0], typ, id, off, parts...)
+	m, err := s.f.Write(j.buf)
+	s.size += int64(m)
+	j.bytes += int64(m)
+	if err != nil {
+		// A partial record is a torn tail for replay; nothing more may
+		// follow it in this segment.
+		return j.failLocked(err)
+	}
+	if cap(j.buf) > 1<<20 {
+		j.buf = nil // do not keep a large write's buffer
+	}
+	if j.syncEvery < 0 {
+		if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+			return j.failLocked(err)
+		}
+	} else {
+		j.unsyncd = true
+	}
+	return nil
+}
+
+// open starts an episode: a new file id and its open record.
+func (j *journal) open(ident identity, name string) (uint64, error) {
+	// The record and the registry change under one lock: a segment
+	// started in between would lack the episode's restatement.
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	id := j.nextID
 	j.nextID++
-	return id
+	if _, err := j.appendLocked(recOpen, id, 0, false, openPayload(ident, name)); err != nil {
+		return 0, err
+	}
+	j.active[id] = &episode{name: name, ident: ident}
+	return id, nil
 }
 
-// ack drops a node's outstanding records and gives back the segments
-// nothing needs any more.
-func (j *journal) ack(pend []segCount) {
+// rename records an episode's new name.
+func (j *journal) rename(id uint64, name string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, p := range pend {
-		p.seg.outstanding -= p.n
+	if _, err := j.appendLocked(recName, id, 0, false, []byte(name)); err != nil {
+		return err
+	}
+	if e := j.active[id]; e != nil {
+		e.name = name
+	}
+	return nil
+}
+
+// begin records that an episode's write-back started.
+func (j *journal) begin(id uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.appendLocked(recBegin, id, 0, false); err != nil {
+		return err
+	}
+	if e := j.active[id]; e != nil {
+		e.begun = true
+	}
+	return nil
+}
+
+// end closes an episode whose data is all on the backend, releasing what
+// it still held. The ack record goes first: no segment holding the
+// episode's records can go before it is written.
+func (j *journal) end(id uint64, held []*segment) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.appendLocked(recAck, id, 0, false); err != nil {
+		return err
+	}
+	delete(j.active, id)
+	for _, s := range held {
+		s.outstanding--
+	}
+	j.collectLocked()
+	return nil
+}
+
+// addOutstanding counts n more outstanding records in s.
+func (j *journal) addOutstanding(s *segment, n int64) {
+	j.mu.Lock()
+	s.outstanding += n
+	j.mu.Unlock()
+}
+
+// release drops one outstanding record per entry and gives back the
+// segments nothing needs any more.
+func (j *journal) release(segs []*segment) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, s := range segs {
+		s.outstanding--
 	}
 	j.collectLocked()
 }
@@ -313,6 +412,7 @@ func (j *journal) collectLocked() {
 			j.bytes -= s.size
 			s.size = 0
 			freed = true
+			_ = j.restateLocked(s)
 		}
 	}
 	if freed {
@@ -451,53 +551,46 @@ func (n *node) journalOpenLocked(ctx context.Context) error {
 		return nil // another writer opened it meanwhile
 	}
 	j := n.fs.journal
-	id := j.newID()
 	ident := identity{ino: a.Ino, size: a.Size, mtime: a.Mtime.UnixNano()}
-	s, err := j.append(recOpen, id, 0, true, openPayload(ident, n.name))
+	id, err := j.open(ident, n.name)
 	if err != nil {
 		return err
 	}
-	n.j = nodeJournal{id: id, pend: []segCount{{s, 1}}}
-	return nil
-}
-
-// journalAppendLocked appends one record of the node's open episode.
-// n.mu is held.
-func (n *node) journalAppendLocked(typ uint8, off int64, parts ...[]byte) error {
-	s, err := n.fs.journal.append(typ, n.j.id, off, true, parts...)
-	if err != nil {
-		return err
-	}
-	if k := len(n.j.pend); k > 0 && n.j.pend[k-1].seg == s {
-		n.j.pend[k-1].n++
-	} else {
-		n.j.pend = append(n.j.pend, segCount{s, 1})
-	}
+	n.j = nodeJournal{id: id}
 	return nil
 }
 
 // journalWriteLocked journals a write before it is acknowledged: for a
 // buffered write once the episode is open, for an unbuffered one only
 // when the file has an episode open (replaying older data over it would
-// undo it). n.mu is held.
-func (n *node) journalWriteLocked(off int64, p []byte) error {
+// undo it). A buffered write's record stays outstanding until chunks
+// written back cover it; an unbuffered one is on the backend when the
+// write returns, and a later segment than every older record of the file,
+// so it needs no release. n.mu is held.
+func (n *node) journalWriteLocked(off int64, p []byte, buffered bool) error {
 	if n.fs.journal == nil || n.j.id == 0 {
 		return nil
 	}
-	return n.journalAppendLocked(recWrite, off, p)
+	s, err := n.fs.journal.append(recWrite, n.j.id, off, buffered, p)
+	if err != nil || !buffered {
+		return err
+	}
+	n.j.seq++
+	n.j.pend = append(n.j.pend, pendRec{seq: n.j.seq, seg: s, off: off, end: off + int64(len(p))})
+	return nil
 }
 
-// journalTruncLocked journals a truncate that succeeded on the backend,
-// so that replay does not resurrect bytes past it. n.mu is held.
+// journalTruncLocked journals a truncate before the backend does it, so
+// that replay does not resurrect bytes past it. It is appended after
+// every older record of the file, so it needs no release either. n.mu is
+// held.
 func (n *node) journalTruncLocked(size int64) error {
 	if n.fs.journal == nil || n.j.id == 0 {
 		return nil
 	}
-	if err := n.journalAppendLocked(recTrunc, size); err != nil {
-		return err
-	}
 	n.journalBeginLocked()
-	return nil
+	_, err := n.fs.journal.append(recTrunc, n.j.id, size, false)
+	return err
 }
 
 // journalNameLocked journals a rename or unlink of a file with an open
@@ -507,7 +600,7 @@ func (n *node) journalNameLocked(name string) {
 	if n.fs.journal == nil || n.j.id == 0 {
 		return
 	}
-	if err := n.journalAppendLocked(recName, 0, []byte(name)); err != nil {
+	if err := n.fs.journal.rename(n.j.id, name); err != nil {
 		n.fs.recordError(name, err)
 	}
 }
@@ -519,11 +612,57 @@ func (n *node) journalBeginLocked() {
 	if n.fs.journal == nil || n.j.id == 0 || n.j.begun {
 		return
 	}
-	if err := n.journalAppendLocked(recBegin, 0); err != nil {
+	if err := n.fs.journal.begin(n.j.id); err != nil {
 		n.fs.recordError(n.name, err)
 		return
 	}
 	n.j.begun = true
+}
+
+// journalTakeLocked returns the sequence number a chunk taken now
+// carries: the chunk holds the newest data of every record up to it.
+// n.mu is held.
+func (n *node) journalTakeLocked() uint64 { return n.j.seq }
+
+// journalChunkDoneLocked releases what a chunk written back covers: the
+// parts of records no newer than the chunk that fall in its range. A
+// record the chunk covers only in part keeps the rest. n.mu is held.
+func (n *node) journalChunkDoneLocked(seq uint64, off, end int64) {
+	j := n.fs.journal
+	if j == nil || n.j.id == 0 {
+		return
+	}
+	var freed []*segment
+	out := n.j.pend[:0]
+	var extra []pendRec
+	for _, r := range n.j.pend {
+		if r.seq > seq || r.end <= off || end <= r.off {
+			out = append(out, r)
+			continue
+		}
+		left, right := r.off < off, r.end > end
+		switch {
+		case left && right:
+			a, b := r, r
+			a.end, b.off = off, end
+			out = append(out, a)
+			extra = append(extra, b)
+			j.addOutstanding(r.seg, 1)
+		case left:
+			r.end = off
+			out = append(out, r)
+		case right:
+			r.off = end
+			out = append(out, r)
+		default:
+			freed = append(freed, r.seg)
+		}
+	}
+	clear(n.j.pend[len(out):])
+	n.j.pend = append(out, extra...)
+	if len(freed) > 0 {
+		j.release(freed)
+	}
 }
 
 // journalAckLocked ends the episode of a node that is clean: everything
@@ -533,16 +672,15 @@ func (n *node) journalAckLocked() {
 	if j == nil || n.j.id == 0 || !n.clean() || len(n.directs) > 0 {
 		return
 	}
-	// The ack record is only needed while older segments stay; it is
-	// appended before the records are released, so that no segment holding
-	// them can go before it is written.
-	if _, err := j.append(recAck, n.j.id, 0, false); err != nil {
+	segs := make([]*segment, len(n.j.pend))
+	for i, r := range n.j.pend {
+		segs[i] = r.seg
+	}
+	if err := j.end(n.j.id, segs); err != nil {
 		n.fs.recordError(n.name, err)
 		return
 	}
-	pend := n.j.pend
 	n.j = nodeJournal{}
-	j.ack(pend)
 }
 
 // checkJournal checks the journal options.

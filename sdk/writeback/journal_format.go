@@ -44,6 +44,7 @@ const (
 	recName  = 4 // renamed to the payload; empty: unlinked or replaced
 	recBegin = 5 // write-back of the episode started: the backend file changes
 	recAck   = 6 // every earlier record of the file is on the backend
+	recCont  = 7 // an open episode restated at a segment's head; off 1: begun
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -111,7 +112,7 @@ func parseHeader(hdr []byte) (typ uint8, id uint64, off int64, n int, err error)
 		return 0, 0, 0, 0, fmt.Errorf("unknown record version %d", hdr[4])
 	}
 	typ = hdr[5]
-	if typ < recOpen || typ > recAck {
+	if typ < recOpen || typ > recCont {
 		return 0, 0, 0, 0, fmt.Errorf("unknown record type %d", typ)
 	}
 	if hdr[6] != 0 || hdr[7] != 0 {
@@ -126,7 +127,7 @@ func parseHeader(hdr []byte) (typ uint8, id uint64, off int64, n int, err error)
 	if off < 0 {
 		return 0, 0, 0, 0, fmt.Errorf("negative record offset %d", off)
 	}
-	if typ == recOpen && l < openFixed {
+	if (typ == recOpen || typ == recCont) && l < openFixed {
 		return 0, 0, 0, 0, fmt.Errorf("open record payload of %d bytes, want at least %d", l, openFixed)
 	}
 	return typ, id, off, int(l), nil

@@ -78,6 +78,17 @@ func applyRecord(files map[uint64]*rfile, r record, seq uint64, payloadPos int64
 	case recAck:
 		delete(files, r.id)
 		return
+	case recCont:
+		ident, name := parseOpen(r.data)
+		if rf == nil {
+			// The episode's older records are gone with their segments:
+			// all of them were on the backend.
+			rf = &rfile{id: r.id, ident: ident}
+			files[r.id] = rf
+		}
+		rf.name = name
+		rf.begun = rf.begun || r.off == 1
+		return
 	}
 	if rf == nil {
 		return // its open record was in a segment given back: acknowledged
@@ -217,13 +228,34 @@ func (f *FS) replayFile(ctx context.Context, j *journal, rf *rfile) (int64, erro
 			s.Close()
 		}
 	}()
+	// Contiguous writes are sent as one, up to ChunkSize: a dd's 4 KiB
+	// records would otherwise cost one backend round trip each.
+	var run []byte
+	var runOff int64
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := f.writeRetrying(ctx, bf, run, runOff)
+		written += int64(len(run))
+		run = run[:0]
+		return err
+	}
 	apply := func() error {
 		for _, op := range rf.ops {
 			if op.typ == recTrunc {
+				if err := flush(); err != nil {
+					return err
+				}
 				if err := bf.Truncate(ctx, op.off); err != nil {
 					return err
 				}
 				continue
+			}
+			if len(run) > 0 && (op.off != runOff+int64(len(run)) || len(run)+op.n > f.opts.ChunkSize) {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 			sf := segs[op.seg]
 			if sf == nil {
@@ -232,14 +264,17 @@ func (f *FS) replayFile(ctx context.Context, j *journal, rf *rfile) (int64, erro
 				}
 				segs[op.seg] = sf
 			}
-			data := make([]byte, op.n)
-			if _, err := sf.ReadAt(data, op.pos); err != nil && !(errors.Is(err, io.EOF) && len(data) == 0) {
+			if len(run) == 0 {
+				runOff = op.off
+			}
+			k := len(run)
+			run = append(run, make([]byte, op.n)...)
+			if _, err := sf.ReadAt(run[k:], op.pos); err != nil && op.n > 0 {
 				return err
 			}
-			if err := f.writeRetrying(ctx, bf, data, op.off); err != nil {
-				return err
-			}
-			written += int64(op.n)
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		if j.syncEvery != 0 {
 			// The journal is given back after replay: what it promised

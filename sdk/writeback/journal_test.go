@@ -326,15 +326,16 @@ func TestJournalReplayFaults(t *testing.T) {
 	e.wb.crash()
 	e.wb = nil
 
-	// The backend fails the 5th write of the replay: the mount fails and
-	// the journal stays, with 4 writes applied.
-	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Skip: 4, Count: 1, Err: errors.New("EIO from the backend")})
+	// The backend fails the replay's truncate, after its first write (the
+	// contiguous records go as one): the mount fails and the journal
+	// stays, with part of it applied.
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpTruncate, Count: 1, Err: errors.New("EIO from the backend")})
 	_, err := e.mount()
 	require.ErrorContains(t, err, "EIO from the backend")
 	require.False(t, string(want) == e.backend("a"), "the failed replay applied everything")
 	// A full backend likewise.
 	e.ff.Clear()
-	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Skip: 7, Count: 1, Err: syscall.ENOSPC})
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Skip: 1, Count: 1, Err: syscall.ENOSPC})
 	_, err = e.mount()
 	require.ErrorIs(t, err, syscall.ENOSPC)
 
@@ -422,4 +423,43 @@ func requireSame(t *testing.T, want, got []byte) {
 		i++
 	}
 	t.Fatalf("content differs: %d bytes, want %d; first difference at %d", len(got), len(want), i)
+}
+
+// TestJournalReleasesChunksMidEpisode writes a file that never gets
+// clean: chunks written back release their records, old segments go
+// while the file is still open, and a crash after a rename replays what
+// was left under the new name from the restated episode.
+func TestJournalReleasesChunksMidEpisode(t *testing.T) {
+	o := quiet()
+	o.ChunkSize = 64 << 10
+	e := newJenv(t, o)
+	e.wb.journal.mu.Lock()
+	e.wb.journal.segMax = 64 << 10
+	e.wb.journal.mu.Unlock()
+	a := e.create("a")
+	// Starting at 100, every write straddles a page and the buffer always
+	// ends in a partial chunk: the file never gets clean.
+	want := make([]byte, 100, 2<<20)
+	var most int64
+	for i := range 512 {
+		p := bytes.Repeat([]byte{byte(i), byte(i >> 8), 'x', 'y'}, 1024)
+		n, err := a.WriteAt(ctx, p, int64(100+i*4096))
+		require.NoError(t, err)
+		require.Equal(t, 4096, n)
+		want = append(want, p...)
+		if i%64 == 63 {
+			// Let the full chunks reach the backend.
+			eventually(t, func() bool { return len(e.backend("a")) >= (i-15)*4096 }, "chunks written back")
+			most = max(most, e.wb.Stats().Journal.Bytes)
+		}
+	}
+	require.Less(t, most, int64(1<<20), "segments given back while the file stays open")
+	require.Greater(t, len(segments(t, e.dir)), 0)
+	require.NoError(t, e.wb.Rename(ctx, "a", "b", 0))
+	write(t, a, 100+2<<20, "end") // after the rename, in a later segment
+	want = append(want, "end"...)
+	wb := e.remount()
+	requireSame(t, want, []byte(e.backend("b")))
+	require.Equal(t, "<missing>", e.backend("a"))
+	require.Empty(t, wb.Stats().Journal.Conflicts)
 }

@@ -112,6 +112,7 @@ type chunk struct {
 	// acct is the part of the dirty counts the chunk holds until it is
 	// done: the pages its bytes were taken from.
 	acct int64
+	jseq uint64 // the journal records the chunk covers: those up to jseq
 }
 
 func (s span) overlaps(off, end int64) bool { return s.off < end && off < s.end }
@@ -622,7 +623,7 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 		}
 		break
 	}
-	if err := n.journalWriteLocked(off, p); err != nil {
+	if err := n.journalWriteLocked(off, p, true); err != nil {
 		n.dirty -= want
 		n.cond.Broadcast()
 		n.mu.Unlock()
@@ -700,7 +701,7 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 			return 0, err
 		}
 	}
-	if err := n.journalWriteLocked(off, p); err != nil {
+	if err := n.journalWriteLocked(off, p, false); err != nil {
 		n.mu.Unlock()
 		return 0, err
 	}

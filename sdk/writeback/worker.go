@@ -214,6 +214,7 @@ func (f *FS) writeBack(n *node) {
 		c.off, c.data = s.off, c.buf[:s.end-s.off]
 		c.acct = n.buf.take(s, c.data) * n.buf.ps
 		n.flight = append(n.flight, c)
+		c.jseq = n.journalTakeLocked()
 		n.journalBeginLocked()
 		if len(n.flight) < f.opts.InFlightPerFile {
 			if _, more := n.nextChunk(); more {
@@ -253,6 +254,7 @@ func (f *FS) writeBack(n *node) {
 			break
 		}
 		n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
+		n.journalChunkDoneLocked(c.jseq, c.off, c.end())
 		n.dirty -= c.acct
 		f.release(c.acct)
 		f.chunks.put(c.buf)
