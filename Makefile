@@ -6,7 +6,7 @@ GO ?= go
 # Packages the tests and the demo need: both libfuse lines (runtime and
 # headers, cgofuse compiles against them), fusermount, a C compiler, and
 # sshd for the real network backend the write-back tests use.
-DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config openssh-server
+DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config openssh-server sqlite3
 # A generous bound per package; the whole suite runs well under it.
 TEST_TIMEOUT ?= 15m
 PKGS ?= ./...

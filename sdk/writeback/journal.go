@@ -1,3 +1,59 @@
+// # Journal
+//
+// Without Options.Journal, buffered data that write(2) acknowledged is
+// lost if the process dies before writing it back. With it, every
+// buffered write is first appended to a journal in that local directory,
+// with one write(2) of a checksummed record, and only then acknowledged;
+// the in-memory buffer stays the fast path for reads and for coalescing.
+// What the journal promises depends on Options.JournalSync:
+//
+//   - 0 (the default): an acknowledged write survives the process being
+//     killed (SIGKILL, a crash), since the record is in the kernel's page
+//     cache; a power failure or kernel crash may lose any of it.
+//   - a period d: as above, and a power failure loses at most the writes
+//     of the last d (the journal is fdatasync'd every d; new segment files
+//     and their directory are synced before they are used).
+//   - JournalSyncEveryWrite: every write is fdatasync'd before it is
+//     acknowledged; it survives a power failure if the device honours
+//     flushes.
+//
+// A file's records are given back once the chunks written back cover them
+// (or the file has nothing buffered any more); the journal is a sequence
+// of segment files, and a segment is deleted when it and every older one
+// hold nothing still needed. Renames, unlinks and truncates of files with
+// journaled data are journaled too, so that replay writes to the file's
+// last name, or nowhere once it was unlinked, and does not resurrect
+// truncated bytes. Options.JournalMaxBytes bounds the journal: writers
+// block while it is full, and every file is written back meanwhile.
+//
+// New replays the journal before it returns, so before a mount serves
+// anything: every record that was not given back is applied to the
+// backend in order (contiguous records as one write). A file whose
+// backend copy changed behind the journal is not written over: its
+// journaled writes are put at their offsets in a sparse file under
+// DIR/conflicts, named after the file, and reported in Stats.Journal,
+// through OnError, and as ErrJournalConflict from New with
+// Options.JournalStrict. The journal notices a change by the inode number
+// (when the backend has them), and, as long as none of the file's data
+// had been written back before the crash, by the size and mtime recorded
+// when the file's first journaled write came; once write-back had begun,
+// only a changed inode is noticed. A record that is cut short or fails
+// its CRC32C ends the valid part of the journal: the records before it
+// are replayed, the bytes from it on are counted in Stats.Journal
+// (TornBytes, TornError) and nothing is made up for them. If the backend
+// fails during replay, New returns the error and the journal is kept
+// whole; the next New replays it again from the start, which gives the
+// same result. Only one FS at a time can use a journal directory.
+//
+// Options.JournalFsync makes fsync(2) on a buffered file return once the
+// journal holds the file's data durably (fdatasync of the journal)
+// instead of waiting for the backend: the data survives a crash or power
+// failure of this machine, but the backend gets it later, and a backend
+// failure is then reported only by a later write, fsync or close.
+//
+// The SIGKILL tests of examples/passthrough (dd of up to 200 MiB in
+// 4 KiB writes, two writers killed 20 times, SQLite in WAL mode with
+// synchronous=NORMAL) check this on a backend with 1 ms latency.
 package writeback
 
 import (
@@ -45,14 +101,14 @@ type journal struct {
 	cond *sync.Cond // on mu: broadcast when bytes go down
 	// segs are the live segments, oldest first; the last is appended to.
 	// All fields below are guarded by mu.
-	segs    []*segment
-	active  map[uint64]*episode // open episodes by file id
-	nextSeq uint64
-	nextID  uint64
-	bytes   int64 // sum of the segments' sizes
-	buf     []byte
-	unsyncd bool  // appended since the last fdatasync
-	err     error // the first append error; the journal refuses writes after it
+	segs        []*segment
+	active      map[uint64]*episode // open episodes by file id
+	nextSeq     uint64
+	nextID      uint64
+	bytes       int64 // sum of the segments' sizes
+	buf         []byte
+	dirUnsynced bool  // a segment was created since the directory was synced
+	err         error // the first append error; the journal refuses writes after it
 
 	waits atomic.Int64 // writers that blocked on the size limit
 
@@ -65,6 +121,7 @@ type segment struct {
 	f           *os.File
 	size        int64
 	outstanding int64 // records not acknowledged yet
+	unsynced    bool  // appended to since the last fdatasync
 }
 
 // nodeJournal is a node's journal state, guarded by the node's mu.
@@ -204,11 +261,11 @@ func (j *journal) start() error {
 
 // rotateLocked starts a new segment. j.mu is held.
 func (j *journal) rotateLocked() error {
-	if n := len(j.segs); n > 0 && j.syncEvery != 0 && j.unsyncd {
+	if n := len(j.segs); n > 0 && j.syncEvery != 0 && j.segs[n-1].unsynced {
 		if err := unix.Fdatasync(int(j.segs[n-1].f.Fd())); err != nil {
 			return j.failLocked(err)
 		}
-		j.unsyncd = false
+		j.segs[n-1].unsynced = false
 	}
 	seq := j.nextSeq
 	f, err := os.OpenFile(filepath.Join(j.dir, segName(seq)), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
@@ -221,6 +278,8 @@ func (j *journal) rotateLocked() error {
 			f.Close()
 			return j.failLocked(err)
 		}
+	} else {
+		j.dirUnsynced = true
 	}
 	j.nextSeq++
 	s := &segment{seq: seq, f: f}
@@ -308,7 +367,7 @@ func (j *journal) writeLocked(s *segment, typ uint8, id uint64, off int64, parts
 			return j.failLocked(err)
 		}
 	} else {
-		j.unsyncd = true
+		s.unsynced = true
 	}
 	return nil
 }
@@ -434,13 +493,20 @@ func (j *journal) sync() error {
 	if j.err != nil {
 		return j.err
 	}
-	if !j.unsyncd || len(j.segs) == 0 {
-		return nil
+	for _, s := range j.segs {
+		if s.unsynced {
+			if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+				return j.failLocked(err)
+			}
+			s.unsynced = false
+		}
 	}
-	if err := unix.Fdatasync(int(j.segs[len(j.segs)-1].f.Fd())); err != nil {
-		return j.failLocked(err)
+	if j.dirUnsynced {
+		if err := syncDir(j.dir); err != nil {
+			return j.failLocked(err)
+		}
+		j.dirUnsynced = false
 	}
-	j.unsyncd = false
 	return nil
 }
 

@@ -532,3 +532,20 @@ func TestJournalRandomCrashes(t *testing.T) {
 		e.wb = nil
 	}
 }
+
+// TestJournalSyncPolicies runs the durable policies: the records are the
+// same, only fdatasync calls are added.
+func TestJournalSyncPolicies(t *testing.T) {
+	for _, sync := range []time.Duration{JournalSyncEveryWrite, 5 * time.Millisecond} {
+		o := quiet()
+		o.JournalSync = sync
+		e := newJenv(t, o)
+		a := e.create("a")
+		for i := range 20 {
+			write(t, a, int64(i*5), "block")
+		}
+		time.Sleep(20 * time.Millisecond)
+		e.remount()
+		require.Equal(t, strings.Repeat("block", 20), e.backend("a"), "JournalSync %v", sync)
+	}
+}
