@@ -10,7 +10,8 @@ import (
 // (sdk/writeback) returns it from SyncFS, so Server.Unmount and
 // Server.Wait report it; errors.Is(err, ErrDataLost) is the test for
 // "something was lost", whatever else went wrong.
-var ErrDataLost = errors.New("acknowledged data never reached the backend")
+// Its own message is the phrase such errors start with.
+var ErrDataLost = errors.New("data lost")
 
 // finalDrain composes the drain errors of an unmount: early is what the
 // drain before the unmount returned, final what the drain in Destroy

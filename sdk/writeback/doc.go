@@ -47,6 +47,10 @@
 // in offset order and a chunk that overlaps one in flight waits for it, so
 // newer bytes never land under older ones. Writers block while their file
 // is at MaxDirtyPerFile or the FS at MaxDirty; they never fail for it.
+// The data of files whose write-back is failing counts against MaxDirty
+// only past a second MaxDirty of it, so that files that keep failing
+// cannot block the writers of every other file; memory stays bounded by
+// twice MaxDirty.
 //
 // Truncate waits for the chunks in flight, truncates the backend, then drops
 // the buffered bytes past the new size, so write-back can never resurrect
@@ -90,17 +94,18 @@
 // # Errors
 //
 // A chunk that fails with a temporary error (IsTemporary) is retried with
-// doubling backoff, Retries times; then, like any other failure, the error
-// becomes a WriteBackError that is sticky on the file, errseq style: a
-// handle returns a failure that happened since it was opened or since it
-// last returned one, once, from its next WriteAt, Flush or Sync, unless
-// the failure was repaired first (the data reached the backend at a later
-// try, or a truncate or unlink dropped it): a handle that had not asked
-// yet is not told of a failure that no longer costs anything. Stats and
-// Options.OnError see every failure. The data stays buffered and is
+// doubling backoff, Retries times; a timer queues the file again, so the
+// workers write other files back meanwhile. Then, like any other failure,
+// the error becomes a WriteBackError that is sticky on the file, errseq
+// style: a handle returns a failure that happened since it was opened or
+// since it last returned one, once, from its next WriteAt, Flush or Sync,
+// unless the failure was repaired first (the data reached the backend at a
+// later try, or a truncate or unlink dropped it): a handle that had not
+// asked yet is not told of a failure that no longer costs anything. Stats
+// and Options.OnError see every failure. The data stays buffered and is
 // retried at the next flush or after MaxAge; a write-back error is never
-// only logged. It maps to EIO, or to the backend's errno when that is not
-// a temporary one (ENOSPC stays ENOSPC).
+// only logged. It maps to EIO, or to the backend's errno when that is not a
+// temporary one (ENOSPC stays ENOSPC).
 //
 // SyncFS, and so sdk.Server.Unmount and Server.Sync, reports state, each
 // thing once: a *DataLostError, which errors.Is(err, ErrDataLost) finds,

@@ -46,8 +46,10 @@ func IsTemporary(err error) bool {
 
 // WriteBackError is a failed write-back: the backend refused a chunk (after
 // the retries a temporary error gets), or setting the modification time
-// after the data. It is sticky on the file and is returned once to each
-// open handle by its next write, fsync or close, and once by SyncFS.
+// after the data. It is sticky on the file: each handle open when it
+// happened returns it once, from its next write, fsync or close, unless
+// the data reached the backend first; while the data is missing, SyncFS
+// names the file in a DataLostError.
 type WriteBackError struct {
 	// Name is the file's name when the write-back failed; empty once the
 	// file was unlinked.

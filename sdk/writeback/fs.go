@@ -49,6 +49,11 @@ type FS struct {
 	// dirty is the buffered (in whole pages), in-flight and reserved byte
 	// count of the whole FS. Guarded by acctMu.
 	dirty int64
+	// failedHeld is the part of dirty that failing files hold (the sum of
+	// their node.held). Up to MaxDirty of it does not count against the
+	// limit, so that files whose write-back keeps failing cannot stop
+	// writers of every other file. Guarded by acctMu.
+	failedHeld int64
 	// pressure counts writers blocked on MaxDirty; while there are any,
 	// every file's data is urgent.
 	pressure atomic.Int32

@@ -91,6 +91,16 @@ type node struct {
 	// layer acknowledging more data it cannot place. Cleared with the
 	// failure (repairedLocked).
 	noSpace bool
+	// attempts counts the tries of the file's write-back that failed with
+	// a temporary error in a row; retryAt is when the next may start, and
+	// retryTimer queues the node then. Workers do not wait through the
+	// backoff: other files are written back meanwhile.
+	attempts   int
+	retryAt    time.Time
+	retryTimer *time.Timer
+	// held is the part of FS.failedHeld this node accounts for: its dirty
+	// count when its write-back last failed, zero once repaired.
+	held int64
 	// dropped is set once the node's buffered data was thrown away because
 	// nobody can read it any more (its file was unlinked and its last
 	// handle closed): chunks that were in flight and fail are not put
@@ -1036,6 +1046,7 @@ func (n *node) recordFailureLocked(err *WriteBackError) {
 	if isNoSpace(err.Err) {
 		n.noSpace = true
 	}
+	n.fs.setHeldLocked(n, n.dirty)
 	n.cond.Broadcast()
 }
 
@@ -1056,6 +1067,7 @@ func isNoSpace(err error) bool {
 // node's write-back runs in the background again and its writes are
 // buffered again. n.mu is held.
 func (n *node) repairedLocked() {
+	n.fs.setHeldLocked(n, 0)
 	n.repairedSeq.Store(n.failSeq.Load())
 	n.failed = false
 	n.noSpace = false
@@ -1112,6 +1124,9 @@ func (f *FS) maybeRetire(n *node) error {
 // stopped, and gives its buffer back.
 func (n *node) shutdown() error {
 	n.mu.Lock()
+	if n.retryTimer != nil {
+		n.retryTimer.Stop()
+	}
 	n.buf.release()
 	files := n.files
 	n.files, n.rf, n.wf = nil, nil, nil

@@ -32,7 +32,7 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 	if !f.roomLocked(ctx, want) {
 		return true, nil
 	}
-	if f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
+	if f.limitedLocked() > 0 && f.limitedLocked()+want > f.opts.MaxDirty {
 		// Counted before the kick: the workers must see a writer waiting,
 		// or they would keep the files' last partial chunks.
 		f.pressure.Add(1)
@@ -42,7 +42,7 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 			f.enqueue(n)
 		}
 		f.acctMu.Lock()
-		for f.dirty > 0 && f.dirty+want > f.opts.MaxDirty {
+		for f.limitedLocked() > 0 && f.limitedLocked()+want > f.opts.MaxDirty {
 			if h.errPending() {
 				return false, errHandleFailed
 			}
@@ -55,6 +55,25 @@ func (f *FS) reserve(ctx context.Context, want int64, h *handle) (through bool, 
 	}
 	f.dirty += want
 	return false, nil
+}
+
+// limitedLocked is the part of the dirty count MaxDirty limits: all of
+// it but up to MaxDirty held by failing files. acctMu is held.
+func (f *FS) limitedLocked() int64 {
+	return f.dirty - min(f.failedHeld, f.opts.MaxDirty, f.dirty)
+}
+
+// setHeld makes the node's dirty count, or none, count as held by a
+// failing file. n.mu is held.
+func (f *FS) setHeldLocked(n *node, held int64) {
+	if held == n.held {
+		return
+	}
+	f.acctMu.Lock()
+	f.failedHeld += held - n.held
+	f.acctCond.Broadcast()
+	f.acctMu.Unlock()
+	n.held = held
 }
 
 // spaceRecheck is how often, at most, a write that the last StatFS says
@@ -191,15 +210,15 @@ func (f *FS) failLocked(n *node, e *WriteBackError) {
 // write, so that stat never goes back in time.
 func (f *FS) writeBack(n *node) {
 	n.mu.Lock()
-	if n.truncating || n.retired || (n.failed && n.flushers == 0) {
+	if n.truncating || n.retired || (n.failed && n.flushers == 0) || n.backingOff() {
 		n.mu.Unlock()
 		return
 	}
 	n.workers++
 	var failure *WriteBackError
-	requeue := false
+	requeue, retrying := false, false
 	for sent := 0; ; sent++ {
-		if n.truncating || (n.failed && n.flushers == 0) || len(n.flight) >= f.opts.InFlightPerFile {
+		if n.truncating || (n.failed && n.flushers == 0) || len(n.flight) >= f.opts.InFlightPerFile || n.backingOff() {
 			break
 		}
 		if sent == chunksPerTurn {
@@ -236,7 +255,32 @@ func (f *FS) writeBack(n *node) {
 			n.cond.Broadcast()
 			break
 		}
+		if err != nil && IsTemporary(err) && n.attempts < f.opts.Retries && !f.stopped.Load() {
+			// Retried after a backoff, from the queue: the worker goes on
+			// to other files meanwhile.
+			n.attempts++
+			f.stats.retries.Add(1)
+			n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
+			_, pages := n.buf.fillHoles(c.off, c.data)
+			delta := pages*n.buf.ps - c.acct
+			n.dirty += delta
+			f.release(-delta)
+			f.chunks.put(c.buf)
+			backoff := min(f.opts.RetryBackoff<<(n.attempts-1), f.opts.MaxBackoff)
+			if backoff <= 0 { // shifted past the int64 range
+				backoff = f.opts.MaxBackoff
+			}
+			n.retryAt = time.Now().Add(backoff)
+			if n.retryTimer != nil {
+				n.retryTimer.Stop()
+			}
+			n.retryTimer = time.AfterFunc(backoff, func() { f.enqueue(n) })
+			retrying = true
+			n.cond.Broadcast()
+			break
+		}
 		if err != nil {
+			n.attempts = 0
 			// Reported while the chunk is still in flight, so that no other
 			// worker takes its range and sends it again (or succeeds and is
 			// then marked failed) while the lock is dropped for OnError;
@@ -253,6 +297,7 @@ func (f *FS) writeBack(n *node) {
 			f.chunks.put(c.buf)
 			break
 		}
+		n.attempts = 0
 		n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
 		n.journalChunkDoneLocked(c.jseq, c.off, c.end())
 		n.dirty -= c.acct
@@ -264,7 +309,7 @@ func (f *FS) writeBack(n *node) {
 	}
 	// The last worker out sets the mtime, again if a write came while it
 	// had the lock dropped to do so.
-	for failure == nil && n.workers == 1 && len(n.flight) == 0 && n.owned && n.buf.empty() && !n.truncating {
+	for failure == nil && !retrying && n.workers == 1 && len(n.flight) == 0 && n.owned && n.buf.empty() && !n.truncating {
 		if err := f.setMtime(n); err != nil {
 			failure = &WriteBackError{Name: n.name, Err: err}
 			f.failLocked(n, failure)
@@ -277,7 +322,7 @@ func (f *FS) writeBack(n *node) {
 			n.repairedLocked()
 		}
 	}
-	if failure == nil && !n.truncating && n.workers == 1 {
+	if failure == nil && !retrying && !n.truncating && n.workers == 1 {
 		if _, more := n.nextChunk(); more {
 			// Written while the lock was dropped, and no other worker is
 			// on the file to take it: a writer's kick then may have found
@@ -352,36 +397,24 @@ func (f *FS) setMtime(n *node) error {
 	return err
 }
 
-// writeChunk writes one chunk, retrying temporary errors with doubling
-// backoff. It gives up early when Close stops the workers.
+// writeChunk writes one chunk, once; writeBack retries temporary errors.
 func (f *FS) writeChunk(wf sdk.File, c extent) error {
 	if wf == nil {
 		return errNotWritable
 	}
-	backoff := f.opts.RetryBackoff
-	for attempt := 0; ; attempt++ {
-		f.stats.inflight.Add(1)
-		m, err := wf.WriteAt(f.ctx, c.data, c.off)
-		f.stats.inflight.Add(-1)
-		if err == nil && m < len(c.data) {
-			err = io.ErrShortWrite
-		}
-		if err == nil {
-			return nil
-		}
-		if !IsTemporary(err) || attempt >= f.opts.Retries {
-			return err
-		}
-		f.stats.retries.Add(1)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-f.stopFlusher:
-			t.Stop()
-			return err
-		}
-		backoff = min(2*backoff, f.opts.MaxBackoff)
+	f.stats.inflight.Add(1)
+	m, err := wf.WriteAt(f.ctx, c.data, c.off)
+	f.stats.inflight.Add(-1)
+	if err == nil && m < len(c.data) {
+		err = io.ErrShortWrite
 	}
+	return err
+}
+
+// backingOff reports whether the node waits for the retry of a chunk that
+// failed with a temporary error; its timer queues it again. n.mu is held.
+func (n *node) backingOff() bool {
+	return !n.retryAt.IsZero() && time.Now().Before(n.retryAt)
 }
 
 // flusher is the age-based write-back: files whose oldest buffered byte is

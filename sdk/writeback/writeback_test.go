@@ -800,3 +800,78 @@ func TestNoSpaceStopsBufferingUntilTruncated(t *testing.T) {
 	assert.Equal(t, "new", e.backend("f"))
 	assert.NoError(t, e.wb.SyncFS(ctx), "delivered, then dropped by the truncate: nothing is lost")
 }
+
+// A file whose write-back keeps failing holds its buffered data; before
+// the fix that counted against MaxDirty, so once it held the whole budget
+// a writer of any other file blocked for good.
+func TestFailingFileDoesNotBlockOthers(t *testing.T) {
+	opts := quiet()
+	opts.ChunkSize = 64 << 10
+	opts.MaxDirty = 64 << 10
+	opts.Retries = -1
+	e := newEnv(t, opts, faultfs.Config{})
+	e.closeChecked = true
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Path: "a"})
+	a := e.create("a")
+	write(t, a, 0, strings.Repeat("a", 64<<10))
+	require.ErrorIs(t, a.Flush(ctx), faultfs.ErrInjected)
+	require.EqualValues(t, 64<<10, e.wb.Stats().DirtyBytes, "a holds the whole budget")
+
+	b := e.create("b")
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.WriteAt(ctx, []byte(strings.Repeat("b", 4096)), 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("a write to b waits for a's failing write-back")
+	}
+	require.NoError(t, b.Close())
+	assert.Equal(t, strings.Repeat("b", 4096), e.backend("b"))
+
+	require.NoError(t, e.wb.Unlink(ctx, "a"))
+	require.ErrorIs(t, a.Flush(ctx), faultfs.ErrInjected, "a's handle still hears of it")
+	require.NoError(t, a.Close(), "the last close drops the unlinked file's data")
+	require.NoError(t, e.wb.Close(ctx), "a was unlinked: nothing is lost")
+}
+
+// A chunk waiting to be retried after a temporary error does not hold a
+// worker: before the fix the worker slept through the backoff, so with
+// every worker on a failing file no other file was written back (a
+// close(2) of an unrelated file, or the drain at unmount, waited for it).
+func TestRetryBackoffDoesNotHoldWorkers(t *testing.T) {
+	opts := quiet()
+	opts.Workers = 1
+	opts.Retries = 1
+	opts.RetryBackoff = time.Hour
+	e := newEnv(t, opts, faultfs.Config{})
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Path: "a", Err: faultfs.Temporary(syscall.ETIMEDOUT)})
+	a := e.create("a")
+	write(t, a, 0, "slow")
+	aerr := make(chan error, 1)
+	go func() { aerr <- a.Flush(ctx) }()
+	eventually(t, func() bool { return e.wb.Stats().Retries == 1 }, "a's write-back failed once and waits to be retried")
+
+	b := e.create("b")
+	write(t, b, 0, "unrelated")
+	done := make(chan error, 1)
+	go func() { done <- b.Flush(ctx) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("b's write-back waits for a's retry")
+	}
+	assert.Equal(t, "unrelated", e.backend("b"))
+	require.NoError(t, b.Close())
+	require.NoError(t, e.wb.Unlink(ctx, "a"))
+	require.NoError(t, a.Close(), "the last close drops the unlinked file's data")
+	select {
+	case <-aerr: // nil once the data is dropped; ErrClosed before the fix
+	case <-time.After(30 * time.Second):
+		t.Fatal("a's flush still waits after its data was dropped")
+	}
+}
