@@ -330,3 +330,37 @@ func TestJournalSIGKILLDuringSQLite(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("ok\n%d\n", n), string(out), "integrity_check, then the committed rows present; daemon: %s", c.stderr.String())
 	c.stop(t)
 }
+
+// TestJournalConflictAfterSIGKILL changes a file in SOURCE between the
+// kill and the restart: the change is kept, the journaled data is set
+// aside under the journal's conflicts directory and reported.
+func TestJournalConflictAfterSIGKILL(t *testing.T) {
+	src, mnt, jdir := t.TempDir(), t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "f"), []byte("before"), 0o644))
+	// Nothing is written back by age while the test runs.
+	c := startDaemon(t, src, mnt, jdir)
+	f, err := os.OpenFile(filepath.Join(mnt, "f"), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("JOURNALED"), 0)
+	require.NoError(t, err)
+	c.kill(t)
+	f.Close()
+	got, err := os.ReadFile(filepath.Join(src, "f"))
+	require.NoError(t, err)
+	require.Equal(t, "before", string(got), "not written back before the kill (MaxAge is 5 s)")
+
+	require.NoError(t, os.WriteFile(filepath.Join(src, "f"), []byte("changed elsewhere"), 0o644))
+	c = startDaemon(t, src, mnt, jdir)
+	got, err = os.ReadFile(filepath.Join(src, "f"))
+	require.NoError(t, err)
+	require.Equal(t, "changed elsewhere", string(got))
+	aside, err := filepath.Glob(filepath.Join(jdir, "conflicts", "f.*.conflict"))
+	require.NoError(t, err)
+	require.Len(t, aside, 1)
+	data, err := os.ReadFile(aside[0])
+	require.NoError(t, err)
+	require.Equal(t, "JOURNALED", string(data))
+	c.stop(t)
+	require.Contains(t, c.stderr.String(), "1 set aside")
+	require.Contains(t, c.stderr.String(), `"f" changed behind the journal`)
+}
