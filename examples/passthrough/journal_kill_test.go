@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusekit/fusekit/examples/internal/clitest"
 	"github.com/fusekit/fusekit/sdk"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -72,7 +73,7 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd    *exec.Cmd
 	mnt    string
-	stderr bytes.Buffer
+	stderr clitest.SyncBuffer // written by exec's copying goroutine
 	done   chan struct{}
 }
 
@@ -271,7 +272,7 @@ func TestJournalSIGKILLDuringSQLite(t *testing.T) {
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr clitest.SyncBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {

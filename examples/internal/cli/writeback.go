@@ -79,7 +79,16 @@ func Writeback(fsys sdk.FileSystem, on bool, maxDirty ByteSize, j *Journal) (mou
 	}
 	wb, err = writeback.New(fsys, o)
 	if err != nil {
-		return nil, nil, fmt.Errorf("write-back: %w", err)
+		// Name the flag that is wrong.
+		var oe *writeback.OptionError
+		switch {
+		case errors.As(err, &oe) && oe.Field == "MaxDirty":
+			return nil, nil, fmt.Errorf("-writeback-dirty: %w", err)
+		case errors.As(err, &oe) && oe.Field == "JournalMaxBytes":
+			return nil, nil, fmt.Errorf("-journal-max: %w", err)
+		default:
+			return nil, nil, fmt.Errorf("-journal %s: %w", o.Journal, err)
+		}
 	}
 	if st := wb.Stats().Journal; st.ReplayedFiles > 0 || len(st.Conflicts) > 0 || st.TornBytes > 0 {
 		fmt.Fprintf(os.Stderr, "journal %s: replayed %d files (%d bytes), %d set aside, %d torn bytes\n",
