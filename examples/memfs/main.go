@@ -15,7 +15,11 @@
 //
 // With -writeback, close(2) still waits until the file's data is in the
 // store and fails if it could not be written; at exit the program reports
-// any data that never made it and exits non-zero.
+// any data that never made it and exits non-zero. -journal DIR logs every
+// write in DIR before acknowledging it (sdk/writeback's journal); the
+// in-memory store itself does not outlive the process, so at the next
+// start the journaled files are reported as gone and set aside under
+// DIR/conflicts rather than replayed.
 //
 // Run memfs -h for the flags.
 package main

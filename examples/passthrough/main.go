@@ -19,7 +19,9 @@
 // SOURCE behaves like a remote store, and -writeback puts sdk/writeback in
 // front of it: writes are acknowledged from memory and reach SOURCE in large
 // chunks, at the latest when the file is closed (close(2) waits, and fails
-// if they could not be written). See usageText for what to try.
+// if they could not be written). -journal DIR makes that crash-safe: each
+// write is logged in DIR before it is acknowledged and replayed into SOURCE
+// at the next start. See usageText for what to try.
 package main
 
 import (
@@ -83,6 +85,9 @@ Example:
   passthrough -latency 1ms /srv/data /mnt/data
   dd if=/dev/zero of=/mnt/data/f bs=4k count=4096
   passthrough -latency 1ms -writeback /srv/data /mnt/data
+  # ... and crash-safe: acknowledged writes survive kill -9, and are
+  # written to SOURCE at the next start on the same journal:
+  passthrough -latency 1ms -writeback -journal /var/lib/pt-journal /srv/data /mnt/data
 
 -latency wraps the same passthrough filesystem (every call to it, on names
 and on open files, sleeps first), so confinement to SOURCE, ownership,

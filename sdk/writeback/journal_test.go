@@ -307,6 +307,24 @@ func TestJournalConflictSetAside(t *testing.T) {
 	require.NoError(t, err, "the set-aside journal is not replayed again")
 	e.wb = wb
 	require.Empty(t, wb.Stats().Journal.Conflicts)
+
+	// A file removed behind the journal (or a store that did not outlive
+	// the process) is not created again.
+	g := e.create("g")
+	write(t, g, 0, "orphan")
+	e.wb.crash()
+	e.wb = nil
+	require.NoError(t, e.mem.Remove("/g"))
+	wb, err = e.mount()
+	require.NoError(t, err)
+	e.wb = wb
+	require.Equal(t, "<missing>", e.backend("g"))
+	st = wb.Stats().Journal
+	require.Len(t, st.Conflicts, 1)
+	require.Equal(t, "it no longer exists", st.Conflicts[0].Reason)
+	aside, err = os.ReadFile(st.Conflicts[0].SetAside)
+	require.NoError(t, err)
+	require.Equal(t, "orphan", string(aside))
 }
 
 func TestJournalReplayFaults(t *testing.T) {
