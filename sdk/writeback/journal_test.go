@@ -567,3 +567,25 @@ func TestJournalSyncPolicies(t *testing.T) {
 		require.Equal(t, strings.Repeat("block", 20), e.backend("a"), "JournalSync %v", sync)
 	}
 }
+
+// TestJournalReplayCutShortIsNoConflict fails a replay after it changed a
+// file whose write-back had not begun before the crash: the next replay
+// must not take the change it made itself for somebody else's.
+func TestJournalReplayCutShortIsNoConflict(t *testing.T) {
+	e := newJenv(t, quiet())
+	a := e.create("a")
+	write(t, a, 0, "head")
+	write(t, a, 10000, "tail") // not contiguous: a second backend write
+	e.wb.crash()
+	e.wb = nil
+	e.ff.Inject(faultfs.Rule{Op: faultfs.OpWrite, Skip: 1, Count: 1, Err: errors.New("killed while replaying")})
+	_, err := e.mount()
+	require.ErrorContains(t, err, "killed while replaying")
+	require.Equal(t, "head", e.backend("a"), "the replay was cut short after changing the file")
+	e.ff.Clear()
+	wb, err := e.mount()
+	require.NoError(t, err)
+	e.wb = wb
+	require.Empty(t, wb.Stats().Journal.Conflicts)
+	require.Equal(t, "head"+strings.Repeat("\x00", 10000-4)+"tail", e.backend("a"))
+}
