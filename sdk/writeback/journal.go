@@ -24,7 +24,10 @@
 // journaled data are journaled too, so that replay writes to the file's
 // last name, or nowhere once it was unlinked, and does not resurrect
 // truncated bytes. Options.JournalMaxBytes bounds the journal: writers
-// block while it is full, and every file is written back meanwhile.
+// block while it is full, and every file is written back meanwhile. If an
+// append to the journal fails (its disk is full, an I/O error), that write
+// fails with the error, and so does every later buffered write until the
+// FS is closed: a journal with a gap could not be replayed safely.
 //
 // New replays the journal before it returns, so before a mount serves
 // anything: every record that was not given back is applied to the
