@@ -589,3 +589,21 @@ func TestJournalReplayCutShortIsNoConflict(t *testing.T) {
 	require.Empty(t, wb.Stats().Journal.Conflicts)
 	require.Equal(t, "head"+strings.Repeat("\x00", 10000-4)+"tail", e.backend("a"))
 }
+
+// TestJournalAppendFailureFailsWrites: a write whose record cannot be
+// appended is not acknowledged, nor is any later one.
+func TestJournalAppendFailureFailsWrites(t *testing.T) {
+	e := newJenv(t, quiet())
+	a := e.create("a")
+	write(t, a, 0, "ok")
+	j := e.wb.journal
+	j.mu.Lock()
+	j.segs[len(j.segs)-1].f.Close() // as an I/O error would
+	j.mu.Unlock()
+	_, err := a.WriteAt(ctx, []byte("refused"), 2)
+	require.ErrorContains(t, err, "journal")
+	b := e.create("b")
+	_, err = b.WriteAt(ctx, []byte("also refused"), 0)
+	require.ErrorContains(t, err, "journal")
+	require.Equal(t, "ok", readAll(t, a), "the refused write was not buffered")
+}
