@@ -15,7 +15,11 @@
 //
 // With -writeback, close(2) still waits until the file's data is in the
 // store and fails if it could not be written; at exit the program reports
-// any data that never made it and exits non-zero.
+// any data that never made it and exits non-zero. -journal DIR logs every
+// write in DIR before acknowledging it (sdk/writeback's journal); the
+// in-memory store itself does not outlive the process, so at the next
+// start the journaled files are reported as gone and set aside under
+// DIR/conflicts rather than replayed.
 //
 // With -daemon the command returns once the mount is live and the server
 // runs detached, logging to syslog or to -log FILE; unmount it to end it.
@@ -75,6 +79,7 @@ type config struct {
 	clearStale     bool
 	daemon         bool
 	logFile        string
+	journal        cli.Journal
 }
 
 // newStore makes the in-memory store that is served. Tests replace it to
@@ -123,6 +128,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.BoolVar(&c.clearStale, "clear-stale", false, "unmount a stale FUSE mount (its server died) found at MOUNTPOINT first")
 	fl.BoolVar(&c.daemon, "daemon", false, "detach once the mount is live, as libfuse programs without -f do; the command exits 0 only then")
 	fl.StringVar(&c.logFile, "log", "", "with -daemon: the daemon's log file (default: syslog)")
+	c.journal.Register(fl)
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -155,6 +161,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.logFile != "" && !c.daemon {
 		return nil, errors.New("-log needs -daemon")
+	}
+	if err := c.journal.Check(c.writeback); err != nil {
+		return nil, err
 	}
 	if cli.Stale(c.mountpoint) {
 		// sdk.Mount reports it or clears it (-clear-stale).
@@ -210,7 +219,7 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 	if err != nil {
 		return nil, nil, err
 	}
-	return cli.Writeback(served, c.writeback, c.writebackDirty)
+	return cli.Writeback(served, c.writeback, c.writebackDirty, &c.journal)
 }
 
 // run is the whole program: it mounts, waits for a signal on stop (or for

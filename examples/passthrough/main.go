@@ -23,7 +23,9 @@
 // SOURCE behaves like a remote store, and -writeback puts sdk/writeback in
 // front of it: writes are acknowledged from memory and reach SOURCE in large
 // chunks, at the latest when the file is closed (close(2) waits, and fails
-// if they could not be written). See usageText for what to try.
+// if they could not be written). -journal DIR makes that crash-safe: each
+// write is logged in DIR before it is acknowledged and replayed into SOURCE
+// at the next start. See usageText for what to try.
 package main
 
 import (
@@ -72,6 +74,7 @@ type config struct {
 	clearStale         bool
 	daemon             bool
 	logFile            string
+	journal            cli.Journal
 }
 
 const usageText = `Usage: passthrough [flags] SOURCE MOUNTPOINT
@@ -89,6 +92,9 @@ Example:
   passthrough -latency 1ms /srv/data /mnt/data
   dd if=/dev/zero of=/mnt/data/f bs=4k count=4096
   passthrough -latency 1ms -writeback /srv/data /mnt/data
+  # ... and crash-safe: acknowledged writes survive kill -9, and are
+  # written to SOURCE at the next start on the same journal:
+  passthrough -latency 1ms -writeback -journal /var/lib/pt-journal /srv/data /mnt/data
 
 -latency wraps the same passthrough filesystem (every call to it, on names
 and on open files, sleeps first), so confinement to SOURCE, ownership,
@@ -118,6 +124,7 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	fset.BoolVar(&cfg.clearStale, "clear-stale", false, "unmount a stale FUSE mount (its server died) found at MOUNTPOINT first")
 	fset.BoolVar(&cfg.daemon, "daemon", false, "detach once the mount is live, as libfuse programs without -f do; the command exits 0 only then")
 	fset.StringVar(&cfg.logFile, "log", "", "with -daemon: the daemon's log file (default: syslog)")
+	cfg.journal.Register(fset)
 	err := fset.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageText)
@@ -142,6 +149,9 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	}
 	if cfg.logFile != "" && !cfg.daemon {
 		return nil, errors.New("-log needs -daemon")
+	}
+	if err := cfg.journal.Check(cfg.writeback); err != nil {
+		return nil, err
 	}
 	if cfg.source, err = existingDir("SOURCE", fset.Arg(0)); err != nil {
 		return nil, err
@@ -230,7 +240,7 @@ func (c *config) layers(pt *passthrough.FS) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		fsys = newSlowFS(pt, c.latency)
 	}
-	return cli.Writeback(fsys, c.writeback, c.writebackDirty)
+	return cli.Writeback(fsys, c.writeback, c.writebackDirty, &c.journal)
 }
 
 // run is the whole program; it returns the exit status. A value on stop

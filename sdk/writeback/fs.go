@@ -103,6 +103,9 @@ type FS struct {
 		throttleWaits atomic.Int64
 	}
 
+	journal  *journal     // nil without Options.Journal; set before the workers start
+	replayed replayReport // what New's replay did; read-only afterwards
+
 	workers     sync.WaitGroup
 	stopFlusher chan struct{}
 	closeOnce   sync.Once
@@ -146,6 +149,15 @@ func New(backend sdk.FileSystem, opts Options) (*FS, error) {
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.acctCond = sync.NewCond(&f.acctMu)
 	f.qCond = sync.NewCond(&f.qMu)
+	if o.Journal != "" {
+		if err := f.initJournal(o); err != nil {
+			if f.journal != nil {
+				_ = f.journal.close()
+			}
+			f.cancel()
+			return nil, err
+		}
+	}
 	for range o.Workers {
 		f.workers.Go(f.worker)
 	}
@@ -533,6 +545,10 @@ func (f *FS) close(ctx context.Context) error {
 		errs = append(errs, n.shutdown())
 	}
 	errs = append(errs, f.takeOrphans())
+	if f.journal != nil {
+		// What was not written back stays journaled for the next mount.
+		errs = append(errs, f.journal.close())
+	}
 	return errors.Join(errs...)
 }
 

@@ -107,6 +107,8 @@ type node struct {
 	// back.
 	dropped bool
 
+	j nodeJournal // the file's journal episode; guarded by mu
+
 	queued bool // guarded by fs.qMu, not mu
 }
 
@@ -120,6 +122,7 @@ type chunk struct {
 	// acct is the part of the dirty counts the chunk holds until it is
 	// done: the pages its bytes were taken from.
 	acct int64
+	jseq uint64 // the journal records the chunk covers: those up to jseq
 }
 
 func (s span) overlaps(off, end int64) bool { return s.off < end && off < s.end }
@@ -133,6 +136,7 @@ func newNode(f *FS, name string) *node {
 func (n *node) setName(name string) {
 	n.mu.Lock()
 	n.name = name
+	n.journalNameLocked(name)
 	n.mu.Unlock()
 }
 
@@ -559,7 +563,11 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	n.dirty += want
 	n.mu.Unlock()
 
-	through, err := f.reserve(ctx, want, h)
+	err := f.journalWait(h, int64(len(p)))
+	var through bool
+	if err == nil {
+		through, err = f.reserve(ctx, want, h)
+	}
 	if err != nil {
 		n.mu.Lock()
 		n.dirty -= want
@@ -613,7 +621,24 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 			}
 			continue // the lock was dropped: check again
 		}
+		if n.journalOpenNeeded() {
+			if err := n.journalOpenLocked(ctx); err != nil {
+				n.dirty -= want
+				n.cond.Broadcast()
+				n.mu.Unlock()
+				f.release(want)
+				return 0, err
+			}
+			continue
+		}
 		break
+	}
+	if err := n.journalWriteLocked(off, p, true); err != nil {
+		n.dirty -= want
+		n.cond.Broadcast()
+		n.mu.Unlock()
+		f.release(want)
+		return 0, err
 	}
 	_, pages := n.buf.write(off, p)
 	unused := want - pages*ps
@@ -686,6 +711,11 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 			return 0, err
 		}
 	}
+	if err := n.journalWriteLocked(off, p, false); err != nil {
+		n.mu.Unlock()
+		return 0, err
+	}
+	n.journalBeginLocked()
 	s := span{off, end}
 	n.directs = append(n.directs, s)
 	wf := n.wf
@@ -720,6 +750,7 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 			n.gen++
 		}
 	}
+	n.journalAckLocked()
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	return m, err
@@ -750,10 +781,11 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 		n.cond.Wait()
 	}
 	wf, name := n.wf, n.name
+	err := n.journalTruncLocked(size)
 	n.mu.Unlock()
 
-	var err error
 	switch {
+	case err != nil:
 	case wf != nil:
 		err = wf.Truncate(ctx, size)
 	case name != "":
@@ -789,6 +821,7 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 	}
 	n.truncating = false
 	n.gate--
+	n.journalAckLocked()
 	more := !n.buf.empty()
 	n.cond.Broadcast()
 	n.mu.Unlock()
@@ -833,6 +866,9 @@ func (h *handle) Sync(ctx context.Context, datasync bool) error {
 	n := h.n
 	if n.fs.isClosed() {
 		return ErrClosed
+	}
+	if done, err := h.journalSync(); done {
+		return err
 	}
 	n.mu.Lock()
 	derr := n.drainLocked(ctx)

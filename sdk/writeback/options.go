@@ -70,6 +70,26 @@ type Options struct {
 	// is reported to the application as well: this is for logs and
 	// metrics.
 	OnError func(name string, err error)
+
+	// Journal, when set, is a local directory where every buffered write
+	// is appended before it is acknowledged, so that a crash of the
+	// process loses nothing; see the package documentation, "Journal".
+	Journal string
+	// JournalMaxBytes bounds the journal's size; writers block while it
+	// is reached. Zero means 4 × MaxDirty.
+	JournalMaxBytes int64
+	// JournalSync says how often the journal is made durable against a
+	// power failure: 0 never (it still survives the process being
+	// killed), JournalSyncEveryWrite before every acknowledgement, a
+	// positive duration that often.
+	JournalSync time.Duration
+	// JournalStrict makes New fail with ErrJournalConflict when replay set
+	// data aside.
+	JournalStrict bool
+	// JournalFsync makes fsync(2) return once the file's data is durable
+	// in the journal, without waiting for the backend: a weaker promise
+	// (the backend has it only later) for backends where latency rules.
+	JournalFsync bool
 }
 
 // OptionError reports an invalid Options field.
@@ -104,6 +124,9 @@ func (o Options) resolve() (Options, error) {
 		if f.v < 0 {
 			return o, &OptionError{f.name, f.v, "must not be negative"}
 		}
+	}
+	if err := o.checkJournal(); err != nil {
+		return o, err
 	}
 	if o.ChunkSize == 0 {
 		o.ChunkSize = DefaultChunkSize
@@ -143,6 +166,9 @@ func (o Options) resolve() (Options, error) {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = max(DefaultMaxBackoff, o.RetryBackoff)
+	}
+	if o.Journal != "" && o.JournalMaxBytes == 0 {
+		o.JournalMaxBytes = 4 * o.MaxDirty
 	}
 	return o, nil
 }

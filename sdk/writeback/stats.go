@@ -34,6 +34,9 @@ type Stats struct {
 	// file it hit.
 	LastError     error
 	LastErrorName string
+	// Journal describes the journal and the replay New made; zero
+	// without Options.Journal.
+	Journal JournalStats
 }
 
 // FileStats describes one file that has buffered data or a write-back
@@ -76,6 +79,7 @@ func (f *FS) Stats() Stats {
 		}
 		n.mu.Unlock()
 	}
+	f.journalStats(&s)
 	return s
 }
 

@@ -233,6 +233,8 @@ func (f *FS) writeBack(n *node) {
 		c.off, c.data = s.off, c.buf[:s.end-s.off]
 		c.acct = n.buf.take(s, c.data) * n.buf.ps
 		n.flight = append(n.flight, c)
+		c.jseq = n.journalTakeLocked()
+		n.journalBeginLocked()
 		if len(n.flight) < f.opts.InFlightPerFile {
 			if _, more := n.nextChunk(); more {
 				f.enqueue(n)
@@ -297,6 +299,7 @@ func (f *FS) writeBack(n *node) {
 		}
 		n.attempts = 0
 		n.flight = slices.DeleteFunc(n.flight, func(x *chunk) bool { return x == c })
+		n.journalChunkDoneLocked(c.jseq, c.off, c.end())
 		n.dirty -= c.acct
 		f.release(c.acct)
 		f.chunks.put(c.buf)
@@ -328,6 +331,7 @@ func (f *FS) writeBack(n *node) {
 		}
 	}
 	n.workers--
+	n.journalAckLocked()
 	n.cond.Broadcast()
 	n.mu.Unlock()
 	if requeue {

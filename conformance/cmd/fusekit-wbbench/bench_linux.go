@@ -383,27 +383,33 @@ type server struct {
 	stopErr  error
 }
 
+// writebackArgs adds the write-back flags of configuration c, with a
+// journal directory of its own for run i.
+func (b *bench) writebackArgs(i int, c configSpec, args []string) []string {
+	if c.writeback {
+		args = append(args, "-writeback")
+	}
+	if c.journal {
+		args = append(args, "-journal", filepath.Join(b.work, fmt.Sprintf("journal-%d", i)))
+	}
+	return args
+}
+
 func (b *bench) startServer(ctx context.Context, i int, c configSpec, mnt string) (*server, error) {
 	var cmd *exec.Cmd
 	switch c.backend {
 	case latencyBackend:
 		args := []string{"-latency", b.opts.latency.String()}
-		if c.writeback {
-			args = append(args, "-writeback")
-		}
+		args = b.writebackArgs(i, c, args)
 		cmd = exec.Command(b.memfsBin, append(args, mnt)...)
 	case diskBackend:
 		args := []string{"-local", b.local, "-latency", b.opts.latency.String()}
-		if c.writeback {
-			args = append(args, "-writeback")
-		}
+		args = b.writebackArgs(i, c, args)
 		cmd = b.serveCmd(append(args, mnt)...)
 	case sftpBackend:
 		args := []string{"-sftp-addr", b.sshd.Addr, "-user", b.sshd.User, "-key", b.sshd.ClientKeyFile,
 			"-known-hosts", b.sshd.KnownHostsFile, "-root", b.remote}
-		if c.writeback {
-			args = append(args, "-writeback")
-		}
+		args = b.writebackArgs(i, c, args)
 		cmd = b.serveCmd(append(args, mnt)...)
 	case rcloneBackend:
 		host, port, err := net.SplitHostPort(b.sshd.Addr)

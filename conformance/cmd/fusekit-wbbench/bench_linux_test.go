@@ -48,7 +48,7 @@ func TestEndToEnd(t *testing.T) {
 	results, err := b.run(t.Context())
 	require.NoError(t, err, log.String())
 
-	require.Len(t, results, 12)
+	require.Len(t, results, 18)
 	for _, r := range results {
 		require.NoError(t, r.Err, r.id())
 		assert.Positive(t, r.Elapsed, r.id())
@@ -59,14 +59,14 @@ func TestEndToEnd(t *testing.T) {
 			assert.Equal(t, int64(2<<20), r.Bytes, r.id())
 		}
 		switch r.Config {
-		case cfgLatencyWT, cfgLatencyWB:
+		case cfgLatencyWT, cfgLatencyWB, cfgLatencyJ:
 			assert.Equal(t, "size", r.Check)
 		default:
 			assert.Equal(t, "content", r.Check, "%s: compared where the backend keeps it", r.id())
 			assert.Positive(t, r.OnServer, r.id())
 		}
 	}
-	assert.Contains(t, log.String(), "[12/12] sftp/write-back dd-4k, 2M")
+	assert.Contains(t, log.String(), "[18/18] sftp/write-back+journal dd-4k, 2M")
 
 	// Everything was cleaned up: no mounts, no work directory (sshd's
 	// files lived there too).
@@ -80,6 +80,7 @@ func TestEndToEnd(t *testing.T) {
 	assert.Contains(t, out.String(), "their write-through dd-4k rows copy 1M")
 	assert.Contains(t, out.String(), "latency backend (memfs), dd-4k: write-back")
 	assert.Contains(t, out.String(), "latency backend (local disk), cp: write-back")
+	assert.Contains(t, out.String(), "sftp, dd-4k: journal")
 }
 
 // TestRepetitionsRotate runs two rows twice: each repetition starts one

@@ -23,6 +23,12 @@
 //   - sftp/write-through and sftp/write-back run "fusekit-wbbench serve":
 //     aferofs over adapters/sftpfs, connected to a private sshd
 //     (sftpfs/sshdtest) serving a local directory.
+//   - latency/write-back+journal, latency-disk/write-back+journal and
+//     sftp/write-back+journal are the write-back rows with -journal DIR
+//     (writeback.Options.Journal, in the work directory): every write is
+//     appended to a local journal before it is acknowledged. The summary
+//     gives their cost against the memory-only rows (the goal is at most
+//     20 %) and their speed-up over write-through.
 //   - rclone/vfs-writes runs "rclone mount" of the same directory through
 //     the same sshd, with --vfs-cache-mode writes.
 //

@@ -205,6 +205,25 @@ func writeSummary(w io.Writer, rows []rowStats) {
 			}
 		}
 	}
+	for _, lb := range []struct{ name, j, wb, wt string }{
+		{"latency backend (memfs)", cfgLatencyJ, cfgLatencyWB, cfgLatencyWT},
+		{"latency backend (local disk)", cfgDiskJ, cfgDiskWB, cfgDiskWT},
+		{"sftp", cfgSFTPJ, cfgSFTPWB, cfgSFTPWT},
+	} {
+		for _, wl := range workloads {
+			j, ok1 := find(lb.j, wl.name)
+			wb, ok2 := find(lb.wb, wl.name)
+			if !ok1 || !ok2 {
+				continue
+			}
+			fmt.Fprintf(w, "%s, %s: journal %.1f MB/s vs memory-only write-back %.1f MB/s: costs %.0f %% (goal: at most 20 %%)",
+				lb.name, wl.name, j.MBps(), wb.MBps(), 100*(1-j.MBps()/wb.MBps()))
+			if wt, ok := find(lb.wt, wl.name); ok {
+				fmt.Fprintf(w, "; %.1fx write-through (goal for dd-4k: at least 10x)", j.MBps()/wt.MBps())
+			}
+			fmt.Fprintln(w)
+		}
+	}
 	for _, wl := range workloads {
 		ours, ok1 := find(cfgSFTPWB, wl.name)
 		rc, ok2 := find(cfgRclone, wl.name)

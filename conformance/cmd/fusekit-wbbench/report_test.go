@@ -26,7 +26,8 @@ func TestFilterAndPlan(t *testing.T) {
 	for _, r := range plan(parseFilter(" latency/write-back , rclone/vfs-writes dd"), 1, 1) {
 		ids = append(ids, r.id())
 	}
-	assert.Equal(t, []string{"latency/write-back cp", "latency/write-back dd-4k", "rclone/vfs-writes dd-4k"}, ids)
+	assert.Equal(t, []string{"latency/write-back cp", "latency/write-back dd-4k",
+		"latency/write-back+journal cp", "latency/write-back+journal dd-4k", "rclone/vfs-writes dd-4k"}, ids)
 	assert.Empty(t, plan(parseFilter("nothing"), 1, 1))
 	assert.Len(t, plan(parseFilter(",,"), 1, 1), len(all), "empty terms select nothing in particular, so everything")
 	assert.Contains(t, rowNames(), "sftp/write-back dd-4k")

@@ -32,6 +32,7 @@ type serveConfig struct {
 	local                                 string
 	latency                               time.Duration
 	writeback                             bool
+	journal                               string
 	mountpoint                            string
 }
 
@@ -63,6 +64,7 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveConfig, error) {
 	fl.StringVar(&c.local, "local", "", "mount this local `directory` instead of an SFTP server")
 	fl.DurationVar(&c.latency, "latency", 0, "delay every call to the store by this much (adapters/faultfs)")
 	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes with sdk/writeback")
+	fl.StringVar(&c.journal, "journal", "", "with -writeback: journal every write in this local `directory` first (writeback.Options.Journal)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func serve(c *serveConfig, stdout, stderr io.Writer, stop <-chan os.Signal) (err
 	var fsys sdk.FileSystem = aferofs.New(store)
 	var wb *writeback.FS
 	if c.writeback {
-		if wb, err = writeback.New(fsys, writeback.Options{}); err != nil {
+		if wb, err = writeback.New(fsys, writeback.Options{Journal: c.journal}); err != nil {
 			return err
 		}
 		fsys = wb

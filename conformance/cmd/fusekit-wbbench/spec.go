@@ -9,6 +9,11 @@ const (
 	cfgSFTPWT    = "sftp/write-through"
 	cfgSFTPWB    = "sftp/write-back"
 	cfgRclone    = "rclone/vfs-writes"
+	// The write-back rows again with a crash-safe journal
+	// (writeback.Options.Journal) in the bench's work directory.
+	cfgLatencyJ = "latency/write-back+journal"
+	cfgDiskJ    = "latency-disk/write-back+journal"
+	cfgSFTPJ    = "sftp/write-back+journal"
 )
 
 // backend says which server process a configuration runs.
@@ -29,16 +34,20 @@ type configSpec struct {
 	name      string
 	backend   backend
 	writeback bool
+	journal   bool // with a write-back journal
 }
 
 var configs = []configSpec{
-	{cfgLatencyWT, latencyBackend, false},
-	{cfgLatencyWB, latencyBackend, true},
-	{cfgDiskWT, diskBackend, false},
-	{cfgDiskWB, diskBackend, true},
-	{cfgSFTPWT, sftpBackend, false},
-	{cfgSFTPWB, sftpBackend, true},
-	{cfgRclone, rcloneBackend, false},
+	{cfgLatencyWT, latencyBackend, false, false},
+	{cfgLatencyWB, latencyBackend, true, false},
+	{cfgLatencyJ, latencyBackend, true, true},
+	{cfgDiskWT, diskBackend, false, false},
+	{cfgDiskWB, diskBackend, true, false},
+	{cfgDiskJ, diskBackend, true, true},
+	{cfgSFTPWT, sftpBackend, false, false},
+	{cfgSFTPWB, sftpBackend, true, false},
+	{cfgSFTPJ, sftpBackend, true, true},
+	{cfgRclone, rcloneBackend, false, false},
 }
 
 // workload is one way of copying the source file into the mount.
