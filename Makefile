@@ -76,9 +76,10 @@ conformance-fuse3: deps
 # os.MkdirTemp), which is a directory made for this run, so a mount that
 # another program makes meanwhile (someone's benchmark, a desktop's own
 # FUSE mounts) is not taken for a leak. The directory is removed only when
-# nothing is mounted below it.
+# nothing is mounted below it. It is world-writable and sticky like /tmp:
+# the permission tests run as uid 65534 inside the tests' directories.
 test:
-	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/fusekit-test.XXXXXX") || exit 1; \
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/fusekit-test.XXXXXX") && chmod 1777 "$$tmp" || exit 1; \
 	TMPDIR=$$tmp $(MAKE) --no-print-directory vet cross test-fuse2 test-fuse3 conformance; rc=$$?; \
 	left=$$(awk -v d="$$tmp/" 'index($$5, d) == 1 && / - fuse(blk)?(\.[^ ]*)? / {print $$5}' /proc/self/mountinfo | sort -u); \
 	if [ -n "$$left" ]; then echo "FUSE mounts left behind by the tests (under $$tmp, kept):"; echo "$$left"; exit 1; fi; \
