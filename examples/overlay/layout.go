@@ -1,11 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/fusekit/fusekit/examples/internal/cli"
 )
 
 // resolve makes every path absolute and symlink-free (podman's lowerdirs
@@ -15,7 +16,7 @@ import (
 // mount, which Mount reports or clears).
 func (c *config) resolve() error {
 	for i, l := range c.lowers {
-		abs, err := existingDir("lowerdir", l)
+		abs, err := cli.ExistingDir("lowerdir", l)
 		if err != nil {
 			return err
 		}
@@ -23,12 +24,12 @@ func (c *config) resolve() error {
 	}
 	var err error
 	if c.upper != "" {
-		if c.upper, err = existingDir("upperdir", c.upper); err != nil {
+		if c.upper, err = cli.ExistingDir("upperdir", c.upper); err != nil {
 			return err
 		}
 	}
 	if c.work != "" {
-		if c.work, err = existingDir("workdir", c.work); err != nil {
+		if c.work, err = cli.ExistingDir("workdir", c.work); err != nil {
 			return err
 		}
 	}
@@ -36,28 +37,6 @@ func (c *config) resolve() error {
 		return err
 	}
 	return c.checkLayout()
-}
-
-// existingDir returns the absolute, symlink-free form of a directory.
-func existingDir(what, path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("%s %s does not exist", what, path)
-		}
-		return "", fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("%s %s is not a directory", what, path)
-	}
-	return abs, nil
 }
 
 // resolveMountpoint resolves the mountpoint's symlinks without requiring

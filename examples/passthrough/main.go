@@ -153,7 +153,7 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	if err := cfg.journal.Check(cfg.writeback); err != nil {
 		return nil, err
 	}
-	if cfg.source, err = existingDir("SOURCE", fset.Arg(0)); err != nil {
+	if cfg.source, err = cli.ExistingDir("SOURCE", fset.Arg(0)); err != nil {
 		return nil, err
 	}
 	if cli.Stale(fset.Arg(1)) {
@@ -169,7 +169,7 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("MOUNTPOINT %s: %w", fset.Arg(1), err)
 		}
-	} else if cfg.mountpoint, err = existingDir("MOUNTPOINT", fset.Arg(1)); err != nil {
+	} else if cfg.mountpoint, err = cli.ExistingDir("MOUNTPOINT", fset.Arg(1)); err != nil {
 		return nil, err
 	}
 	// Serving a mount from a tree that contains it would make the daemon
@@ -181,28 +181,6 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 		cfg.fsname = cfg.source
 	}
 	return cfg, nil
-}
-
-// existingDir returns the absolute, symlink-free form of the directory path.
-func existingDir(what, path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("%s %s does not exist", what, path)
-		}
-		return "", fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("%s %s is not a directory", what, path)
-	}
-	return abs, nil
 }
 
 // options turns the command line into mount options.

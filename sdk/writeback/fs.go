@@ -510,6 +510,26 @@ func (f *FS) Close(ctx context.Context) error {
 	return f.closeErr
 }
 
+// stopWorkers tells the workers and the flusher to stop, wakes every
+// goroutine that waits on them, and returns once the workers have exited.
+// What is still buffered stays buffered.
+func (f *FS) stopWorkers() {
+	f.stopped.Store(true)
+	close(f.stopFlusher)
+	f.qMu.Lock()
+	f.qStop = true
+	f.qCond.Broadcast()
+	f.qMu.Unlock()
+	f.acctMu.Lock()
+	f.acctCond.Broadcast()
+	f.acctMu.Unlock()
+	for _, n := range f.liveNodes() {
+		n.wake()
+	}
+	f.workers.Wait()
+	f.cancel()
+}
+
 func (f *FS) close(ctx context.Context) error {
 	f.mu.Lock()
 	f.closed = true
@@ -525,20 +545,7 @@ func (f *FS) close(ctx context.Context) error {
 		lost = l
 	}
 
-	f.stopped.Store(true)
-	close(f.stopFlusher)
-	f.qMu.Lock()
-	f.qStop = true
-	f.qCond.Broadcast()
-	f.qMu.Unlock()
-	f.acctMu.Lock()
-	f.acctCond.Broadcast()
-	f.acctMu.Unlock()
-	for _, n := range f.liveNodes() {
-		n.wake()
-	}
-	f.workers.Wait()
-	f.cancel()
+	f.stopWorkers()
 
 	errs := []error{err, lost}
 	for _, n := range f.liveNodes() {

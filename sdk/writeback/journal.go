@@ -74,8 +74,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // JournalSyncEveryWrite as Options.JournalSync makes every journal append
@@ -217,7 +215,7 @@ func openJournal(o Options) (*journal, []uint64, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("writeback: journal lock: %w", err)
 	}
-	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := lockJournal(lk); err != nil {
 		lk.Close()
 		return nil, nil, fmt.Errorf("writeback: journal %s is in use by another mount: %w", o.Journal, err)
 	}
@@ -267,7 +265,7 @@ func (j *journal) start() error {
 // rotateLocked starts a new segment. j.mu is held.
 func (j *journal) rotateLocked() error {
 	if n := len(j.segs); n > 0 && j.syncEvery != 0 && j.segs[n-1].unsynced {
-		if err := unix.Fdatasync(int(j.segs[n-1].f.Fd())); err != nil {
+		if err := datasync(j.segs[n-1].f); err != nil {
 			return j.failLocked(err)
 		}
 		j.segs[n-1].unsynced = false
@@ -368,7 +366,7 @@ func (j *journal) writeLocked(s *segment, typ uint8, id uint64, off int64, parts
 		j.buf = nil // do not keep a large write's buffer
 	}
 	if j.syncEvery < 0 {
-		if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+		if err := datasync(s.f); err != nil {
 			return j.failLocked(err)
 		}
 	} else {
@@ -500,7 +498,7 @@ func (j *journal) sync() error {
 	}
 	for _, s := range j.segs {
 		if s.unsynced {
-			if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+			if err := datasync(s.f); err != nil {
 				return j.failLocked(err)
 			}
 			s.unsynced = false

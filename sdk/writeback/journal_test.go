@@ -27,20 +27,7 @@ func (f *FS) crash() {
 	f.closedFlag.Store(true)
 	f.mu.Unlock()
 	f.closeOnce.Do(func() {}) // a later Close does nothing
-	f.stopped.Store(true)
-	close(f.stopFlusher)
-	f.qMu.Lock()
-	f.qStop = true
-	f.qCond.Broadcast()
-	f.qMu.Unlock()
-	f.acctMu.Lock()
-	f.acctCond.Broadcast()
-	f.acctMu.Unlock()
-	for _, n := range f.liveNodes() {
-		n.wake()
-	}
-	f.workers.Wait()
-	f.cancel()
+	f.stopWorkers()
 	if f.journal != nil {
 		close(f.journal.stop)
 		f.journal.done.Wait()
