@@ -226,17 +226,7 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 // the mount to go away by other means) and unmounts. It returns the exit
 // code.
 func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
-	// The re-executed daemon (-daemon, see cli.Detach) reports everything
-	// up to the mount to the waiting parent.
-	daemon := cli.StartDaemon()
-	if daemon != nil {
-		stdout, stderr = daemon.Stdout(), daemon.Stderr()
-	}
-	code := runAs(daemon, args, stdout, stderr, stop)
-	if daemon != nil {
-		daemon.Exit(code)
-	}
-	return code
+	return cli.Run(args, stdout, stderr, stop, runAs)
 }
 
 func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {

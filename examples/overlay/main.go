@@ -57,17 +57,7 @@ func main() {
 // run is the whole program, minus the process: it returns the exit status.
 // A value on stop unmounts (the caller wires it to SIGINT and SIGTERM).
 func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
-	// The re-executed daemon (see cli.Detach) reports everything up to the
-	// mount to the waiting parent.
-	daemon := cli.StartDaemon()
-	if daemon != nil {
-		stdout, stderr = daemon.Stdout(), daemon.Stderr()
-	}
-	code := runAs(daemon, args, stdout, stderr, stop)
-	if daemon != nil {
-		daemon.Exit(code)
-	}
-	return code
+	return cli.Run(args, stdout, stderr, stop, runAs)
 }
 
 func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
