@@ -23,7 +23,7 @@ go build -o "$bin" ./examples/overlay
 mkdir -p "$work/upper" "$work/work" "$work/mnt"
 echo "lower (read-only, bundled sample data): $lower"
 echo "upper (writable):                       $work/upper"
-"$bin" -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/work" "$work/mnt" &
+"$bin" -f -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/work" "$work/mnt" &
 pid=$!
 for _ in $(seq 100); do
 	grep -q " $work/mnt " /proc/self/mountinfo && break

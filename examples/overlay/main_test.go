@@ -49,14 +49,14 @@ func TestParseGoStyle(t *testing.T) {
 
 func TestParseErrorsNameTheProblem(t *testing.T) {
 	for args, want := range map[string][]string{
-		"missing MOUNTPOINT":            {"-o", "lowerdir=/l"},
-		"no lower directory":            {"/mnt"},
-		`unknown option "bogus"`:        {"-o", "lowerdir=/l,bogus", "/mnt"},
-		`unknown option "lowerdir"`:     {"-o", "lowerdir", "/mnt"},
-		"empty element":                 {"-lower", "a::b", "/mnt"},
-		"one MOUNTPOINT expected":       {"-lower", "a", "/m1", "/m2"},
-		`-whiteouts "fancy"`:            {"-lower", "a", "-whiteouts", "fancy", "/m"},
-		"flag provided but not defined": {"-nope", "/m"},
+		"missing MOUNTPOINT":              {"-o", "lowerdir=/l"},
+		"no lower directory":              {"/mnt"},
+		`unknown option "bogus"`:          {"-o", "lowerdir=/l,bogus", "/mnt"},
+		`option "lowerdir" needs a value`: {"-o", "lowerdir", "/mnt"},
+		"empty element":                   {"-lower", "a::b", "/mnt"},
+		"one MOUNTPOINT expected":         {"-lower", "a", "/m1", "/m2"},
+		`-whiteouts "fancy"`:              {"-lower", "a", "-whiteouts", "fancy", "/m"},
+		"flag provided but not defined":   {"-nope", "/m"},
 	} {
 		_, err := parseArgs(want, &bytes.Buffer{})
 		require.Error(t, err, args)

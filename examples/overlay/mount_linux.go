@@ -20,18 +20,25 @@ type mounted struct {
 	closers []io.Closer
 }
 
-func mount(c *config, logger *slog.Logger) (m *mounted, err error) {
-	m = &mounted{c: c}
-	defer func() {
-		if err != nil {
-			m.close()
-		}
-	}()
+func mount(c *config, logger *slog.Logger) (*mounted, error) {
+	m := &mounted{c: c}
+	srv, err := m.mount(logger)
+	if err != nil {
+		m.close()
+		return nil, err
+	}
+	m.srv = srv
+	return m, nil
+}
+
+// mount builds the layers into m (m.close releases them) and mounts.
+func (m *mounted) mount(logger *slog.Logger) (*sdk.Server, error) {
+	c := m.c
 	var lowers []sdk.FileSystem
 	for _, dir := range c.lowers {
 		l, err := passthrough.New(dir)
 		if err != nil {
-			return nil, fmt.Errorf("lowerdir: %w", err)
+			return nil, fmt.Errorf("lowerdir %s: %w", dir, err)
 		}
 		m.closers = append(m.closers, l)
 		lowers = append(lowers, l)
@@ -46,25 +53,38 @@ func mount(c *config, logger *slog.Logger) (m *mounted, err error) {
 	if c.upper != "" && !c.readOnly {
 		u, err := passthrough.New(c.upper)
 		if err != nil {
-			return nil, fmt.Errorf("upperdir: %w", err)
+			return nil, fmt.Errorf("upperdir %s: %w", c.upper, err)
 		}
 		m.closers = append(m.closers, u)
 		cfg.Upper = u
 	}
+	var err error
 	if m.ov, err = overlay.New(cfg); err != nil {
 		return nil, err
 	}
-	m.srv, err = sdk.Mount(m.ov, c.mountpoint, &sdk.Options{
+	return sdk.Mount(m.ov, c.mountpoint, c.options(cfg.Upper == nil, logger))
+}
+
+// options turns the command line into mount options.
+func (c *config) options(readOnly bool, logger *slog.Logger) *sdk.Options {
+	o := &sdk.Options{
 		FSName:     "fusekit-overlay",
 		Subtype:    "overlay",
-		ReadOnly:   cfg.Upper == nil,
+		ReadOnly:   readOnly,
 		AllowOther: c.allowOther,
+		ClearStale: c.clearStale,
+		OwnerUID:   c.squashUID,
+		OwnerGID:   c.squashGID,
+		RawOptions: c.mountFlags,
 		Logger:     logger,
-	})
-	if err != nil {
-		return nil, err
 	}
-	return m, nil
+	if c.fsname != "" {
+		o.FSName = c.fsname
+	}
+	if c.kernelPerms {
+		o.Permissions = sdk.PermissionsKernel
+	}
+	return o
 }
 
 func (m *mounted) describe() string {
@@ -76,6 +96,9 @@ func (m *mounted) describe() string {
 }
 
 func (m *mounted) close() {
+	if m == nil {
+		return
+	}
 	for _, c := range m.closers {
 		c.Close()
 	}

@@ -55,7 +55,7 @@ func TestDemoOnSampleData(t *testing.T) {
 	var stdout, stderr clitest.SyncBuffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run([]string{"-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
+		code <- run([]string{"-f", "-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
 	}()
 	t.Cleanup(func() {
 		if clitest.Mounted(t, mnt) {
@@ -178,7 +178,7 @@ func TestCopyUpSurvivesKill(t *testing.T) {
 		}
 	})
 
-	args := []string{"-o", "lowerdir=" + lower + ",upperdir=" + upper, mnt}
+	args := []string{"-f", "-o", "lowerdir=" + lower + ",upperdir=" + upper, mnt}
 	srv := startServer(t, bin, args...)
 
 	// The opener blocks in copy-up; it fails once the server is gone.

@@ -36,13 +36,13 @@ func targetsFor(names []string, fusekit2, fusekit3 string) ([]target, error) {
 			return []string{"unionfs-fuse", "-f", "-o", "cow", u + "=RW:" + l + "=RO", m}
 		}},
 		fusekit2Name: {name: fusekit2Name, argv: func(l, u, w, m string) []string {
-			return []string{fusekit2, "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, m}
+			return []string{fusekit2, "-f", "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, m}
 		}},
 		fusekit3Name: {name: fusekit3Name, argv: func(l, u, w, m string) []string {
-			return []string{fusekit3, "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, m}
+			return []string{fusekit3, "-f", "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w, m}
 		}},
 		fusekitVolName: {name: fusekitVolName, argv: func(l, u, w, m string) []string {
-			return []string{fusekit2, "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",volatile", m}
+			return []string{fusekit2, "-f", "-o", "lowerdir=" + l + ",upperdir=" + u + ",workdir=" + w + ",volatile", m}
 		}},
 	}
 	var out []target

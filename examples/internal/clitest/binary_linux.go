@@ -1,0 +1,203 @@
+package clitest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fusekit/fusekit/sdk"
+	"github.com/fusekit/fusekit/sdk/sdktest"
+)
+
+// Build compiles the example in pkgDir into a temporary directory, for the
+// libfuse line the test itself runs under (go test -tags fuse3 builds the
+// libfuse3 binary).
+func Build(t testing.TB, pkgDir, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	args := []string{"build", "-o", bin}
+	if sdk.Build == "fuse3" {
+		args = append(args, "-tags", "fuse3")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = pkgDir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	return bin
+}
+
+// Result is what a finished run of a binary left.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// runLimit bounds one run of a binary that should exit by itself. It only
+// turns a hang (the bug daemon mode fixes) into a failure; every run that
+// works ends in well under a second.
+const runLimit = 2 * time.Minute
+
+// Run runs bin with args in dir (the test's working directory if empty)
+// and waits for it to exit.
+func Run(t testing.TB, dir, bin string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s %q did not exit within %v; stderr: %s", bin, args, runLimit, stderr.String())
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running %s: %v", bin, err)
+	}
+	return Result{code, stdout.String(), stderr.String()}
+}
+
+// Processes lists the live processes running bin (zombies have no
+// executable and are not listed).
+func Processes(t testing.TB, bin string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("reading /proc: %v", err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// MountsUnder lists the mountpoints at or below dir.
+func MountsUnder(t testing.TB, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatalf("reading mountinfo: %v", err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// BecomeSubreaper makes this process the parent of the daemons its
+// children detach, so that a test can wait for a daemon's exit status (and
+// reap it) with WaitDaemon instead of leaving a zombie to an init that may
+// not reap.
+func BecomeSubreaper(t testing.TB) {
+	t.Helper()
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+}
+
+// WaitDaemon waits for the process pid, a daemon reparented to this
+// (subreaper) process, and returns its exit status; -1 if a signal killed
+// it.
+func WaitDaemon(t testing.TB, pid int) int {
+	t.Helper()
+	done := make(chan unix.WaitStatus, 1)
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		done <- ws
+	}()
+	select {
+	case ws := <-done:
+		if ws.Signaled() {
+			return -1
+		}
+		return ws.ExitStatus()
+	case <-time.After(runLimit):
+		t.Fatalf("daemon %d did not exit within %v", pid, runLimit)
+		return 0
+	}
+}
+
+// The stale mount helper: the test binary, started again with staleEnv
+// naming a directory, mounts an empty filesystem there without
+// auto_unmount and waits to be killed.
+const staleEnv = "FUSEKIT_CLITEST_STALE_DIR"
+
+// Main is for a test package's TestMain: it serves the stale-mount helper
+// when the binary was started as one, and otherwise runs the tests.
+func Main(m *testing.M) {
+	if dir := os.Getenv(staleEnv); dir != "" {
+		srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{NoAutoUnmount: true})
+		if err != nil {
+			os.Stdout.WriteString(err.Error() + "\n")
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("mounted\n")
+		srv.Wait()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// StaleMount leaves a stale FUSE mount on dir, as a server killed by
+// SIGKILL without auto_unmount does: every access then fails with "transport
+// endpoint is not connected". It is detached at cleanup if still there.
+func StaleMount(t testing.TB, dir string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), staleEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range MountsUnder(t, dir) {
+			unix.Unmount(dir, unix.MNT_DETACH)
+		}
+	})
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if line != "mounted\n" {
+		t.Fatalf("the stale-mount helper did not mount: %q", line)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dir, &sfs); !errors.Is(err, unix.ENOTCONN) {
+		t.Fatalf("want a stale mount on %s, statfs said %v", dir, err)
+	}
+}
