@@ -66,7 +66,7 @@ func TestPodmanBuild(t *testing.T) {
 	kernelRun, kernelDirs := splitDirLinks(kernel.run)
 	fuseRun, fuseDirs := splitDirLinks(fuse.run)
 	if kernelRun != fuseRun {
-		t.Errorf("podman run output differs:\nkernel driver:\n%s\nfusekit:\n%s", kernelRun, fuseRun)
+		t.Errorf("podman run output differs:\n%s", lineDiff(kernelRun, fuseRun))
 	}
 	checkDirLinks(t, "kernel driver", kernelDirs)
 	checkDirLinks(t, "fusekit", fuseDirs)
@@ -116,6 +116,22 @@ func splitDirLinks(out string) (rest string, dirs []string) {
 		}
 	}
 	return strings.Join(keep, "\n"), dirs
+}
+
+// lineDiff shows two outputs' differing lines side by side when they have
+// as many lines, and both outputs whole otherwise.
+func lineDiff(kernel, fuse string) string {
+	k, f := strings.Split(kernel, "\n"), strings.Split(fuse, "\n")
+	if len(k) != len(f) {
+		return "kernel driver:\n" + kernel + "\nfusekit:\n" + fuse
+	}
+	var b strings.Builder
+	for i := range k {
+		if k[i] != f[i] {
+			fmt.Fprintf(&b, "  line %d:\n    kernel:  %s\n    fusekit: %s\n", i+1, k[i], f[i])
+		}
+	}
+	return b.String()
 }
 
 // checkDirLinks requires every directory's link count to be 1, which
