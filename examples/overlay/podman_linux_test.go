@@ -165,10 +165,13 @@ func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage 
 	// Configuration files of the test's own: nothing from the host's
 	// /etc/containers (a registry, another mount_program, a runtime)
 	// changes the run. The storage flags below say the same as
-	// storage.conf, which podman wants complete.
+	// storage.conf, which podman wants complete. File locks (under
+	// --tmpdir) instead of the shared memory segment every rootful podman
+	// on the machine uses by default.
 	storageConf := fmt.Sprintf("[storage]\ndriver = \"overlay\"\nrunroot = %q\ngraphroot = %q\n",
 		filepath.Join(dir, "runroot"), filepath.Join(dir, "root"))
-	for f, content := range map[string]string{"containers.conf": "", "registries.conf": "", "storage.conf": storageConf} {
+	containersConf := "[engine]\nlock_type = \"file\"\n"
+	for f, content := range map[string]string{"containers.conf": containersConf, "registries.conf": "", "storage.conf": storageConf} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte(content), 0o600))
 	}
 	cf, err := os.ReadFile(filepath.Join(pkgDir, "testdata", "podman", "Containerfile"))

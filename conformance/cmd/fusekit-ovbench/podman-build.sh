@@ -84,6 +84,7 @@ tar -C "$base" --mtime=2021-01-02T03:04:05Z -cf "$work/base.tar" .
 mkdir -p "$work/ctx"
 cp examples/overlay/testdata/podman/Containerfile "$work/ctx/"
 : >"$work/empty.conf"
+printf '[engine]\nlock_type = "file"\n' >"$work/containers.conf"
 
 targets=(kernel fuse-overlayfs fusekit-fuse2 fusekit-fuse3)
 program() {
@@ -122,7 +123,7 @@ build() {
 	local pm=(podman --root "$dir/root" --runroot "$dir/runroot" --tmpdir "$dir/libpod"
 		--storage-driver overlay --events-backend none --cgroup-manager cgroupfs)
 	[ -n "$prog" ] && pm+=(--storage-opt "overlay.mount_program=$prog")
-	export CONTAINERS_CONF=$work/empty.conf CONTAINERS_REGISTRIES_CONF=$work/empty.conf
+	export CONTAINERS_CONF=$work/containers.conf CONTAINERS_REGISTRIES_CONF=$work/empty.conf
 	export CONTAINERS_STORAGE_CONF=$dir/storage.conf TMPDIR=$dir/tmp
 	"${pm[@]}" import "$work/base.tar" localhost/fusekit-base:latest >/dev/null 2>"$dir/import.log" ||
 		{ cat "$dir/import.log" >&2; return 1; }
