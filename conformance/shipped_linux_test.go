@@ -153,11 +153,7 @@ func shippedFilesystems() []shipped {
 				require.NoError(t, err)
 				return fsys, &conformance.OverlayLayers{Upper: upper, Lowers: []string{lower}}
 			},
-			features: func() conformance.Features {
-				f := conformance.AllFeatures()
-				f.Limitations = append(f.Limitations, noExchange("the overlay refuses RENAME_EXCHANGE (EINVAL): swapping two merged names would need two copy-ups and two whiteouts done atomically"))
-				return libfuseLimits(f)
-			},
+			features: func() conformance.Features { return libfuseLimits(conformance.AllFeatures()) },
 		},
 	}
 }

@@ -21,8 +21,11 @@ import (
 // Parent directories are copied first, with their metadata.
 //
 // With metacopy, a change that touches no data creates a stub instead: an
-// upper regular file of the right size with no data blocks, marked with
-// xattrMetacopy = origin path. Reads of a stub come from the lower; the first
+// upper regular file of the right size with no data blocks, marked in the
+// kernel's format (trusted.overlay.metacopy, and trusted.overlay.redirect =
+// "/" + origin path, so that the kernel finds the data wherever the stub is
+// renamed or linked to) or in fusekit's (xattrMetacopy = origin path). Reads
+// of a stub come from the lower; the first
 // open for writing fills the stub in place and removes the marker only after
 // the data is durable, so a crash during the fill still leaves a correct stub.
 
@@ -226,7 +229,7 @@ func (o *FS) _copyUpResolved(ctx context.Context, name string, how copyHow) (*no
 // _place renames a staged copy of n into place and gives it n's inode
 // number. nsMu must be held.
 func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*node, error) {
-	if err := o.upper.Rename(ctx, tmp, n.name, 0); err != nil {
+	if err := o.moveIn(ctx, tmp, n.name, 0); err != nil {
 		o.discard(ctx, tmp)
 		return nil, copyUpFailed(n.name, err)
 	}
@@ -254,7 +257,7 @@ func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*nod
 		// The parent merges from the upper: its other layers are what
 		// lies below the copy.
 		up = &node{name: n.name, attr: a, dirInfo: dirInfo{top: 0, below: parent.dirs[1:]}}
-		if a.IsRegular() && o.metacopy {
+		if a.IsRegular() && o.upperX != nil {
 			if how == copyMeta {
 				up.origin = n.name
 			}
@@ -271,11 +274,11 @@ func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*nod
 // discard removes a staged copy; errors are ignored because New empties the
 // work directory anyway.
 func (o *FS) discard(ctx context.Context, tmp string) {
-	if a, err := o.upper.Stat(ctx, tmp); err == nil && a.IsDir() {
-		_ = removeAll(ctx, o.upper, tmp, true)
+	if a, err := o.work.Stat(ctx, tmp); err == nil && a.IsDir() {
+		_ = removeAll(ctx, o.work, tmp, true)
 		return
 	}
-	_ = o.upper.Unlink(ctx, tmp)
+	_ = o.work.Unlink(ctx, tmp)
 }
 
 // stage prepares a copy of the lower object n in the work directory and
@@ -294,12 +297,12 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 	var cur *sdk.Attr
 	switch a.Type() {
 	case sdk.TypeDir:
-		if err = o.upper.Mkdir(ctx, tmp, 0o700); err != nil {
+		if err = o.work.Mkdir(ctx, tmp, 0o700); err != nil {
 			return tmp, err
 		}
 	case sdk.TypeSymlink:
 		src, ok1 := o.layers[n.top].(sdk.Symlinker)
-		dst, ok2 := o.upper.(sdk.Symlinker)
+		dst, ok2 := o.work.(sdk.Symlinker)
 		if !ok1 || !ok2 {
 			return tmp, sdk.ErrNotSupported
 		}
@@ -315,7 +318,7 @@ func (o *FS) stage(ctx context.Context, n *node, how copyHow) (tmp string, err e
 			return tmp, err
 		}
 	default:
-		mk, ok := o.upper.(sdk.Mknoder)
+		mk, ok := o.work.(sdk.Mknoder)
 		if !ok {
 			return tmp, sdk.ErrNotSupported
 		}
@@ -338,7 +341,7 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 		// unless the server is root; copyMetadata sets the final mode.
 		perm |= 0o600
 	}
-	dst, err := o.upper.Open(ctx, tmp, oCreat|oExcl|oWronly, perm)
+	dst, err := o.work.Open(ctx, tmp, oCreat|oExcl|oWronly, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +368,18 @@ func (o *FS) stageFile(ctx context.Context, n *node, tmp string, how copyHow) (*
 		err = cerr
 	}
 	if err == nil && how == copyMeta && o.metacopy {
-		err = o.upperX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
+		if o.mcKernel {
+			// The redirect is absolute and names the lower file, so it
+			// stays right when the stub is renamed, linked or moved with
+			// its directory, as the kernel's own ovl_set_redirect does
+			// for those.
+			err = o.workX.SetXattr(ctx, tmp, xattrTrustedRedirect, []byte("/"+n.name), 0)
+			if err == nil {
+				err = o.workX.SetXattr(ctx, tmp, xattrTrustedMetacopy, nil, 0)
+			}
+		} else {
+			err = o.workX.SetXattr(ctx, tmp, xattrMetacopy, []byte(n.name), 0)
+		}
 	}
 	return cur, err
 }
@@ -417,20 +431,20 @@ func (o *FS) copyMetadata(ctx context.Context, n *node, tmp string, cur *sdk.Att
 	a := n.attr
 	chowned := false
 	if cur == nil || cur.Uid != a.Uid || cur.Gid != a.Gid {
-		if err := o.upper.Chown(ctx, tmp, int(a.Uid), int(a.Gid)); err != nil && !bestEffort(err) {
+		if err := o.work.Chown(ctx, tmp, int(a.Uid), int(a.Gid)); err != nil && !bestEffort(err) {
 			return err
 		}
 		chowned = true
 	}
 	if a.Type() != sdk.TypeSymlink && (chowned || cur.Mode&sdk.PermMask != a.Mode&sdk.PermMask) {
-		if err := o.upper.Chmod(ctx, tmp, a.Mode&sdk.PermMask); err != nil {
+		if err := o.work.Chmod(ctx, tmp, a.Mode&sdk.PermMask); err != nil {
 			return err
 		}
 	}
 	if err := o.copyXattrs(ctx, n, tmp); err != nil {
 		return err
 	}
-	return o.upper.SetTimes(ctx, tmp, a.Atime, a.Mtime)
+	return o.work.SetTimes(ctx, tmp, a.Atime, a.Mtime)
 }
 
 func (o *FS) copyXattrs(ctx context.Context, n *node, tmp string) error {
@@ -456,10 +470,10 @@ func (o *FS) copyXattrs(ctx context.Context, n *node, tmp string) error {
 			}
 			return err
 		}
-		if o.upperX == nil {
+		if o.workX == nil {
 			return nil
 		}
-		if err := o.upperX.SetXattr(ctx, tmp, attr, v, 0); err != nil && !bestEffort(err) {
+		if err := o.workX.SetXattr(ctx, tmp, attr, v, 0); err != nil && !bestEffort(err) {
 			return err
 		}
 	}
@@ -483,20 +497,20 @@ func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error 
 	// The marker came from the cache; read it again before writing over
 	// the file, so that no cached state can ever make the overlay replace
 	// data it holds in the upper with data from below.
-	v, err := o.upperX.GetXattr(ctx, n.name, xattrMetacopy)
+	origin, kernel, err := o.readMark(ctx, n.name)
 	switch {
-	case errors.Is(err, sdk.ErrNoAttr) || err == nil && len(v) == 0:
-		o.cache.forgetMark(n.attr.Ino)
-		return nil // it holds its own data already
 	case err != nil:
 		return copyUpFailed(n.name, err)
+	case origin == "":
+		o.cache.forgetMark(n.attr.Ino)
+		return nil // it holds its own data already
 	}
-	n.origin = string(v)
+	n.origin = origin
 	if how == copyNoData {
 		if err := o.upper.Truncate(ctx, n.name, 0); err != nil {
 			return copyUpFailed(n.name, err)
 		}
-		return o.clearMetacopy(ctx, n)
+		return o.clearMetacopy(ctx, n, kernel)
 	}
 	layer, src, err := o.dataSource(ctx, n)
 	if err != nil {
@@ -521,16 +535,28 @@ func (o *FS) _completeMetacopy(ctx context.Context, n *node, how copyHow) error 
 	if err != nil {
 		return copyUpFailed(n.name, err)
 	}
-	return o.clearMetacopy(ctx, n)
+	return o.clearMetacopy(ctx, n, kernel)
 }
 
-func (o *FS) clearMetacopy(ctx context.Context, n *node) error {
+// clearMetacopy drops the marker of the stub n, whose data is now in
+// place; kernel is the marker's format.
+func (o *FS) clearMetacopy(ctx context.Context, n *node, kernel bool) error {
 	// Writing the data moved mtime; the file's times are the stub's.
 	if err := o.upper.SetTimes(ctx, n.name, n.attr.Atime, n.attr.Mtime); err != nil {
 		return copyUpFailed(n.name, err)
 	}
-	if err := o.upperX.RemoveXattr(ctx, n.name, xattrMetacopy); err != nil {
+	attr := xattrMetacopy
+	if kernel {
+		attr = xattrTrustedMetacopy
+	}
+	if err := o.upperX.RemoveXattr(ctx, n.name, attr); err != nil {
 		return copyUpFailed(n.name, err)
+	}
+	if kernel {
+		// Without the metacopy marker the kernel ignores a redirect on a
+		// regular file, and so does readMark: dropping it is tidiness,
+		// and a failure changes nothing.
+		_ = o.upperX.RemoveXattr(ctx, n.name, xattrTrustedRedirect)
 	}
 	o.cache.forgetMark(n.attr.Ino)
 	return nil

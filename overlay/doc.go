@@ -10,8 +10,8 @@
 // directory merges with the same-named directories below until one of them
 // is opaque. Lookup walks the path one element at a time, so a whiteout or an
 // opaque directory at any level cuts off everything beneath it. ReadDir lists
-// each visible name once and never shows a marker, and the upper's work
-// directory is hidden. Without an upper the overlay is read-only (EROFS).
+// each visible name once and never shows a marker, nor a work directory
+// inside the upper. Without an upper the overlay is read-only (EROFS).
 //
 // # Markers
 //
@@ -24,9 +24,10 @@
 // hold it (a passthrough upper served by root), the OCI format otherwise, so
 // an upper directory written here can be mounted by the kernel, or unpacked
 // as an image layer. Names that would read back as markers (".wh.*", a
-// character device 0/0, the overlay's xattrs, the work directory at the
-// root) cannot be created through the overlay: such requests fail with
-// EINVAL and a ReservedNameError saying why.
+// character device 0/0, the overlay's xattrs, a work directory inside the
+// upper) cannot be created through the overlay: such requests fail with
+// EINVAL (EPERM for the device, as with the kernel) and a ReservedNameError
+// saying why.
 //
 // # Copy-up
 //
@@ -34,10 +35,11 @@
 // chown, utimens, an xattr change, link, rename) copies it into the upper,
 // parents first with their metadata, then the object with its data, mode,
 // owner, times and xattrs; whole chunks of zeros become holes. The copy is
-// built under a temporary name in the work directory (Config.WorkDir, inside
-// the upper so that the final rename is atomic), fsync'd, and renamed into
-// place: after a crash or ENOSPC the merged view shows the lower object, never
-// a partial copy, and New clears the leftovers. The fsync is what kernel
+// built under a temporary name in the work directory (see below), fsync'd,
+// and renamed into place: after a crash or ENOSPC the merged view shows the
+// lower object, never a partial copy, and New clears the leftovers. New
+// whiteouts and objects made where a whiteout was are prepared there too,
+// so that each replaces what was at its name in one rename. The fsync is what kernel
 // overlayfs does too: without it a power failure could leave an empty file in
 // the upper hiding the intact lower one. fuse-overlayfs and unionfs-fuse copy
 // without it. Config.Volatile drops it, as the kernel's volatile option does;
@@ -48,17 +50,62 @@
 // failed copy-up returns a *CopyUpError ("copy-up of NAME failed: no space
 // left on device") wrapping the errno.
 //
+// # The work directory
+//
+// Config.Work is the work directory, as kernel overlayfs's workdir: a
+// filesystem on the same host mount as the upper and outside it (for a
+// passthrough upper, passthrough.New(workdir)); both must implement CrossFS
+// so that a staged object moves into the upper with one renameat2(2), and
+// a hard link is made into the work directory with one linkat(2). New
+// refuses, naming both directories, a work directory on another filesystem
+// or mount, inside the upper, containing it, or the same. The overlay uses
+// only WORK/work, which New creates and empties (crash leftovers); anything
+// else in WORK is left alone. With a work directory nothing but the layer's
+// own content (objects, whiteouts, opaque markers, metacopy stubs) ever
+// appears in the upper, as a test checks through a mount.
+//
+// Without Config.Work (an upper that is not a host directory, such as an
+// afero or write-back layer, or library use that sets none) the work
+// directory is Config.WorkDir, DefaultWorkDir by default: a directory at
+// the root of the upper, which the merged view never shows and New
+// empties. It is in the upper directory, though: a kernel overlayfs mount of
+// that upper, or an image built from it, shows it (empty after a clean
+// unmount, or with leftovers of an interrupted copy-up).
+//
 // # Metacopy
 //
 // A metadata-only change to a lower regular file (chmod, chown, utimens,
-// xattrs, hard link, rename) does not copy its data: the upper receives a
-// stub of the right size without data blocks, marked with the
-// user.fusekit.metacopy xattr naming the lower path of the data. Reads of a
-// stub come from that lower file; the first open for writing copies the data
-// into the stub in place (keeping its inode, so hard links follow) and drops
-// the marker only once the data is durable. This is on whenever the upper
-// stores user xattrs, unlike the kernel's default metacopy=off, and covers
-// rename and link as well; Config.DisableMetacopy turns it off.
+// xattrs, hard link, rename) can leave the data in the lower: the upper
+// receives a stub of the right size without data blocks, carrying the new
+// metadata and a marker that says where the data is. Reads of a stub come
+// from that lower file; the first open for writing copies the data into the
+// stub in place (keeping its inode, so hard links follow) and drops the
+// marker only once the data is durable. Config.Metacopy chooses, and
+// Metacopy()/MetacopyMode() report, what the upper receives:
+//
+//   - MetacopyKernel, the default when the upper takes kernel markers (a
+//     passthrough upper served by root): the kernel's own format. A stub
+//     carries trusted.overlay.metacopy (empty) and trusted.overlay.redirect
+//     = "/" + the lower path of its data, absolute so that it stays right
+//     when the stub is renamed, linked or moved with a renamed directory.
+//     Kernel overlayfs mounted over the same lowers with metacopy=on (which
+//     implies redirect_dir=on) shows the same files with the same data,
+//     which a test checks. Without metacopy=on the kernel refuses to look
+//     such stubs up (EPERM; it does not show them as empty). No
+//     trusted.overlay.origin is written: the kernel finds metacopy data by
+//     path with index=off, its default, and the test mounts without index.
+//   - MetacopyOff, the default otherwise (OCI markers, an upper without
+//     trusted xattrs, a server that is not root; also DisableMetacopy): no
+//     stubs; every copy-up copies the data, so the upper is complete on its
+//     own for the kernel, for image tools, for anything.
+//   - MetacopyFusekit, only when asked for: a stub carries
+//     user.fusekit.metacopy = the lower path of its data. It needs only user
+//     xattrs (a server that is not root), but only this overlay reads it: to
+//     the kernel or an image tool such a stub is a file of zeros.
+//
+// Stubs of both formats are read whatever the mode, so an upper written
+// under one mode mounts under another. A server that is not root cannot
+// read trusted.* xattrs and so cannot see kernel-format stubs.
 //
 // # Deletion and rename
 //
@@ -71,7 +118,11 @@
 // redirect_dir is on, is renamed here: its whole tree is copied up (files as
 // metacopy stubs, so only metadata moves), every copied directory made
 // opaque, and the tree renamed. That is the one deliberate difference from
-// the kernel in the differential test. RenameExchange is refused (EINVAL).
+// the kernel in the differential test. RenameExchange (renameat2
+// RENAME_EXCHANGE, which reaches the overlay only in the libfuse3 build)
+// copies both objects up the same way and swaps them in the upper with one
+// exchange, as the kernel does. A character device 0/0 (a whiteout) cannot
+// be made through the overlay: EPERM, the kernel's answer.
 //
 // # Inode numbers
 //

@@ -55,6 +55,13 @@ type testOverlay struct {
 
 func newTestOverlay(t testing.TB, format WhiteoutFormat, lowers ...tree) *testOverlay {
 	t.Helper()
+	return newTestOverlayCfg(t, Config{Whiteouts: format}, lowers...)
+}
+
+// newTestOverlayCfg is newTestOverlay with cfg's settings; its Upper and
+// Lowers are filled in.
+func newTestOverlayCfg(t testing.TB, cfg Config, lowers ...tree) *testOverlay {
+	t.Helper()
 	to := &testOverlay{upperDir: t.TempDir()}
 	var ls []sdk.FileSystem
 	for _, tr := range lowers {
@@ -63,7 +70,8 @@ func newTestOverlay(t testing.TB, format WhiteoutFormat, lowers ...tree) *testOv
 		to.lowerDirs = append(to.lowerDirs, d)
 		ls = append(ls, pt(t, d))
 	}
-	o, err := New(Config{Upper: pt(t, to.upperDir), Lowers: ls, Whiteouts: format})
+	cfg.Upper, cfg.Lowers = pt(t, to.upperDir), ls
+	o, err := New(cfg)
 	require.NoError(t, err)
 	to.FS = o
 	return to

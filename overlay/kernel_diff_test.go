@@ -224,7 +224,7 @@ func snapshot(t *testing.T, root string, upper bool) map[string]string {
 			desc = "whiteout"
 		case fi.Mode().IsRegular():
 			desc += fmt.Sprintf(" size=%d", fi.Size())
-			if _, err := unix.Lgetxattr(p, xattrMetacopy, nil); !upper || err != nil {
+			if !upper || !isStub(p) {
 				data, err := os.ReadFile(p)
 				if err != nil {
 					return err
@@ -247,6 +247,14 @@ func snapshot(t *testing.T, root string, upper bool) map[string]string {
 	})
 	require.NoError(t, err)
 	return out
+}
+
+// isStub reports whether the host file p is a metacopy stub of either
+// format.
+func isStub(p string) bool {
+	_, err1 := unix.Lgetxattr(p, xattrMetacopy, nil)
+	_, err2 := unix.Lgetxattr(p, xattrTrustedMetacopy, nil)
+	return err1 == nil || err2 == nil
 }
 
 func requireSameView(t *testing.T, want, got map[string]string, step string) {
@@ -393,6 +401,7 @@ func TestKernelDiffScripted(t *testing.T) {
 		fixed("link dir", func(r string) error { return os.Link(j(r, "m"), j(r, "m2")) }),
 		fixed("rmdir file", func(r string) error { return unix.Rmdir(j(r, "a")) }),
 		fixed("unlink dir", func(r string) error { return unix.Unlink(j(r, "m")) }),
+		fixed("mknod a whiteout", func(r string) error { return unix.Mknod(j(r, "wh"), unix.S_IFCHR|0o644, 0) }),
 		fixed("exclusive create of existing", func(r string) error {
 			f, err := os.OpenFile(j(r, "d/b"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 			if err == nil {
@@ -439,4 +448,41 @@ func TestKernelDiffDirectoryRenames(t *testing.T) {
 	}
 	require.False(t, runDiff(t, diffVariant{}, len(ops), func(i int, _ []string) diffOp { return ops[i] }),
 		"the kernel refused at least one rename with EXDEV")
+}
+
+func exchangeOp(from, to string) diffOp {
+	return fixed("exchange "+from+" "+to, func(r string) error {
+		return unix.Renameat2(unix.AT_FDCWD, filepath.Join(r, from), unix.AT_FDCWD, filepath.Join(r, to), unix.RENAME_EXCHANGE)
+	})
+}
+
+// TestKernelDiffRenameExchange swaps lower files, upper files and new
+// directories with RENAME_EXCHANGE on both sides. renameat2 flags reach a
+// FUSE filesystem only through libfuse3; libfuse2 refuses them itself.
+func TestKernelDiffRenameExchange(t *testing.T) {
+	j := filepath.Join
+	if sdk.Build == "fuse2" {
+		s := mountBoth(t, diffVariant{})
+		err := unix.Renameat2(unix.AT_FDCWD, j(s.ours, "a"), unix.AT_FDCWD, j(s.ours, "big"), unix.RENAME_EXCHANGE)
+		require.ErrorIs(t, err, unix.EINVAL, "libfuse2 refuses renameat2 flags")
+		require.NoError(t, unix.Renameat2(unix.AT_FDCWD, j(s.kernel, "a"), unix.AT_FDCWD, j(s.kernel, "big"), unix.RENAME_EXCHANGE))
+		return
+	}
+	ops := []diffOp{
+		exchangeOp("a", "big"),
+		exchangeOp("b/a", "d/b"),
+		fixed("append a", func(r string) error { return pwrite(j(r, "a"), os.O_WRONLY|os.O_APPEND, "+", 0) }),
+		fixed("create n", func(r string) error { return os.WriteFile(j(r, "n"), []byte("new"), 0o644) }),
+		exchangeOp("n", "a"),
+		fixed("mkdir m", func(r string) error { return os.Mkdir(j(r, "m"), 0o700) }),
+		fixed("create m/f", func(r string) error { return os.WriteFile(j(r, "m/f"), []byte("mf"), 0o600) }),
+		exchangeOp("m", "n"),
+		fixed("mkdir m2", func(r string) error { return os.Mkdir(j(r, "m2"), 0o755) }),
+		exchangeOp("m2", "n"),
+		exchangeOp("c", "d/a"),
+		exchangeOp("a", "absent"),
+		exchangeOp("a", "a"),
+		fixed("chmod d/b", func(r string) error { return os.Chmod(j(r, "d/b"), 0o600) }),
+	}
+	require.True(t, runDiff(t, diffVariant{}, len(ops), func(i int, _ []string) diffOp { return ops[i] }))
 }

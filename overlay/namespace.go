@@ -83,9 +83,9 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 		return nil, err
 	}
 	var f sdk.File
-	err := o._createAt(ctx, name, false, func(p string) error {
+	err := o._createAt(ctx, name, false, func(fsys sdk.FileSystem, p string, staged bool) error {
 		var err error
-		f, err = o.upper.Open(ctx, p, flags|oCreat|oExcl, perm)
+		f, err = fsys.Open(ctx, p, flags|oCreat|oExcl, perm)
 		return err
 	})
 	if err != nil {
@@ -104,7 +104,7 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 		f.Close() //nolint:errcheck // already failing
 		return nil, err
 	}
-	if a.Ino != 0 && o.metacopy {
+	if a.Ino != 0 && o.upperX != nil {
 		o.cache.setMark(a.Ino, "") // new, so no stub
 	}
 	return wrapFile(f, o.ino(&node{name: name, attr: a}), true), nil
@@ -112,18 +112,18 @@ func (o *FS) create(ctx context.Context, name string, flags int, perm uint32) (s
 
 // _createAt creates a new object at name, which the merged view shows as
 // absent and whose parent is already in the upper. make creates it at the
-// path it is given, failing with ErrExist if something is there. A kernel
-// whiteout in the way is replaced atomically (the object is made in the
-// work directory and renamed over it); a directory that replaces a whiteout
-// is made opaque, so the deleted lower directory stays deleted. nsMu must
-// be held.
-func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p string) error) error {
+// path it is given in fsys (the upper, or the work filesystem), failing
+// with ErrExist if something is there. A kernel whiteout in the way is
+// replaced atomically (the object is made in the work directory and renamed
+// over it); a directory that replaces a whiteout is made opaque, so the
+// deleted lower directory stays deleted. nsMu must be held.
+func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make makeFunc) error {
 	if isDir {
 		defer o.cache.invalidate(name)
 	}
 	// Most names are free in the upper: try there first, and look for a
 	// whiteout only when something is in the way.
-	err := make(name)
+	err := make(o.upper, name, false)
 	if errors.Is(err, fs.ErrExist) {
 		if a, serr := o.upper.Stat(ctx, name); serr == nil && isKernelWhiteout(&a) {
 			return o._replaceKernelWhiteout(ctx, name, isDir, make)
@@ -154,32 +154,32 @@ func (o *FS) _createAt(ctx context.Context, name string, isDir bool, make func(p
 
 // _replaceKernelWhiteout is _createAt where the upper holds a kernel
 // whiteout at name. nsMu must be held.
-func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool, make func(p string) error) error {
+func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool, make makeFunc) error {
 	tmp := o.tempName()
-	if err := make(tmp); err != nil {
+	if err := make(o.work, tmp, true); err != nil {
 		return err
 	}
 	if !isDir {
-		if err := o.upper.Rename(ctx, tmp, name, 0); err != nil {
+		if err := o.moveIn(ctx, tmp, name, 0); err != nil {
 			o.discard(ctx, tmp)
 			return err
 		}
 		return nil
 	}
-	if err := o.markOpaque(ctx, tmp); err != nil {
+	if err := o.markOpaqueIn(ctx, o.work, o.workX, tmp); err != nil {
 		o.discard(ctx, tmp)
 		return err
 	}
 	// A directory cannot be renamed over the whiteout; exchange them when
 	// the upper can, else remove the whiteout first.
-	if err := o.upper.Rename(ctx, tmp, name, sdk.RenameExchange); err == nil {
-		return o.upper.Unlink(ctx, tmp)
+	if err := o.moveIn(ctx, tmp, name, sdk.RenameExchange); err == nil {
+		return o.work.Unlink(ctx, tmp)
 	}
 	if err := o.upper.Unlink(ctx, name); err != nil {
 		o.discard(ctx, tmp)
 		return err
 	}
-	if err := o.upper.Rename(ctx, tmp, name, 0); err != nil {
+	if err := o.moveIn(ctx, tmp, name, 0); err != nil {
 		o.discard(ctx, tmp)
 		return err
 	}
@@ -189,10 +189,16 @@ func (o *FS) _replaceKernelWhiteout(ctx context.Context, name string, isDir bool
 // markOpaque makes the upper directory dir hide lower directories.
 func (o *FS) markOpaque(ctx context.Context, dir string) error {
 	defer o.cache.invalidate(dir)
+	return o.markOpaqueIn(ctx, o.upper, o.upperX, dir)
+}
+
+// markOpaqueIn marks the directory dir of fsys (the upper, or the work
+// filesystem, whose Xattrer is x) opaque.
+func (o *FS) markOpaqueIn(ctx context.Context, fsys sdk.FileSystem, x sdk.Xattrer, dir string) error {
 	if o.format == WhiteoutKernel {
-		return o.upperX.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0)
+		return x.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0)
 	}
-	f, err := o.upper.Open(ctx, joinName(dir, ociOpaqueName), oCreat|oWronly, 0o600)
+	f, err := fsys.Open(ctx, joinName(dir, ociOpaqueName), oCreat|oWronly, 0o600)
 	if err != nil {
 		return err
 	}
@@ -213,12 +219,12 @@ func (o *FS) _whiteout(ctx context.Context, name string, upperHas bool) error {
 			}
 		}
 		tmp := o.tempName()
-		if err := mk.Mknod(ctx, tmp, sdk.TypeChar, 0); err != nil {
+		if err := o.work.(sdk.Mknoder).Mknod(ctx, tmp, sdk.TypeChar, 0); err != nil {
 			return err
 		}
 		// Renaming the whiteout over the old object replaces it in one step.
-		if err := o.upper.Rename(ctx, tmp, name, 0); err != nil {
-			_ = o.upper.Unlink(ctx, tmp)
+		if err := o.moveIn(ctx, tmp, name, 0); err != nil {
+			_ = o.work.Unlink(ctx, tmp)
 			return err
 		}
 		return nil
@@ -238,33 +244,40 @@ func (o *FS) _whiteout(ctx context.Context, name string, upperHas bool) error {
 
 // Mkdir implements sdk.FileSystem.
 func (o *FS) Mkdir(ctx context.Context, name string, perm uint32) error {
-	return o.makeNode(ctx, "mkdir", name, true, func(p string) error {
-		return o.upper.Mkdir(ctx, p, perm)
+	return o.makeNode(ctx, "mkdir", name, true, func(fsys sdk.FileSystem, p string, staged bool) error {
+		return fsys.Mkdir(ctx, p, perm)
 	})
 }
 
 // Symlink implements sdk.Symlinker.
 func (o *FS) Symlink(ctx context.Context, target, newname string) error {
-	s, ok := o.upper.(sdk.Symlinker)
-	if o.upper != nil && !ok {
+	if _, ok := o.upper.(sdk.Symlinker); o.upper != nil && !ok {
 		return pathErr("symlink", newname, sdk.ErrNotSupported)
 	}
-	return o.makeNode(ctx, "symlink", newname, false, func(p string) error {
+	return o.makeNode(ctx, "symlink", newname, false, func(fsys sdk.FileSystem, p string, staged bool) error {
+		s, ok := fsys.(sdk.Symlinker)
+		if !ok {
+			return sdk.ErrNotSupported
+		}
 		return s.Symlink(ctx, target, p)
 	})
 }
 
-// Mknod implements sdk.Mknoder. A character device 0/0 is refused: it is a
-// whiteout, and would read back as a deletion.
+// Mknod implements sdk.Mknoder. A character device 0/0 is refused with
+// EPERM, as kernel overlayfs does: it is a whiteout, and would read back as a
+// deletion.
 func (o *FS) Mknod(ctx context.Context, name string, mode uint32, dev uint64) error {
 	if mode&sdk.TypeMask == sdk.TypeChar && dev == 0 {
-		return pathErr("mknod", name, &ReservedNameError{Name: name, Reason: "a character device 0/0 is a whiteout in this overlay"})
+		return pathErr("mknod", name, &ReservedNameError{Name: name, Reason: "a character device 0/0 is a whiteout in this overlay", Err: syscall.EPERM})
 	}
-	mk, ok := o.upper.(sdk.Mknoder)
-	if o.upper != nil && !ok {
+	if _, ok := o.upper.(sdk.Mknoder); o.upper != nil && !ok {
 		return pathErr("mknod", name, sdk.ErrNotSupported)
 	}
-	return o.makeNode(ctx, "mknod", name, false, func(p string) error {
+	return o.makeNode(ctx, "mknod", name, false, func(fsys sdk.FileSystem, p string, staged bool) error {
+		mk, ok := fsys.(sdk.Mknoder)
+		if !ok {
+			return sdk.ErrNotSupported
+		}
 		return mk.Mknod(ctx, p, mode, dev)
 	})
 }
@@ -289,13 +302,20 @@ func (o *FS) Link(ctx context.Context, oldname, newname string) error {
 	if _, err := o.copyUp(ctx, oldname, copyMeta, nil); err != nil {
 		return err
 	}
-	return o.makeNode(ctx, "link", newname, false, func(p string) error {
+	return o.makeNode(ctx, "link", newname, false, func(fsys sdk.FileSystem, p string, staged bool) error {
+		if staged {
+			return o.linkOut(ctx, oldname, p)
+		}
 		return l.Link(ctx, oldname, p)
 	})
 }
 
+// makeFunc creates an object at p in fsys: the upper, or the work
+// filesystem when staged.
+type makeFunc func(fsys sdk.FileSystem, p string, staged bool) error
+
 // makeNode creates name through make, after the checks every creation shares.
-func (o *FS) makeNode(ctx context.Context, op, name string, isDir bool, make func(p string) error) error {
+func (o *FS) makeNode(ctx context.Context, op, name string, isDir bool, make makeFunc) error {
 	if err := o.writable(op, name); err != nil {
 		return err
 	}
@@ -417,13 +437,16 @@ func (o *FS) checkEmpty(ctx context.Context, n *node, op string) error {
 // with lower content is copied up as a whole tree, made opaque, and renamed,
 // instead of failing with EXDEV as kernel overlayfs does by default. A
 // whiteout is left at the old name when something below still shows there.
-// RenameExchange is refused with EINVAL.
+// RenameExchange swaps the two objects in the upper (see exchange).
 func (o *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.RenameFlags) error {
 	if err := o.writable("rename", newname); err != nil {
 		return err
 	}
-	if flags&sdk.RenameExchange != 0 || flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 {
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 || flags == sdk.RenameNoReplace|sdk.RenameExchange {
 		return pathErr("rename", oldname, syscall.EINVAL)
+	}
+	if flags&sdk.RenameExchange != 0 {
+		return o.exchange(ctx, oldname, newname)
 	}
 	if err := o.checkCreatable(newname); err != nil {
 		return pathErr("rename", newname, err)
@@ -501,6 +524,80 @@ func (o *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 		return o._whiteout(ctx, oldname, false)
 	}
 	return nil
+}
+
+// exchange swaps oldname and newname (renameat2 RENAME_EXCHANGE), as kernel
+// overlayfs does: both must exist; both are copied up (a directory with
+// lower content as a whole tree, as for Rename), and swapped in the upper
+// with one atomic exchange. Both names still exist afterwards, so no
+// whiteout is needed; a directory that lands where a lower directory would
+// merge with it is made opaque first.
+func (o *FS) exchange(ctx context.Context, oldname, newname string) error {
+	if oldname == "." || newname == "." {
+		return pathErr("rename", oldname, syscall.EBUSY)
+	}
+	if isWithin(newname, oldname) || isWithin(oldname, newname) {
+		if oldname == newname {
+			_, err := o.resolve(ctx, oldname)
+			return err
+		}
+		return pathErr("rename", newname, syscall.EINVAL)
+	}
+	if err := o.checkCreatable(newname); err != nil {
+		return pathErr("rename", newname, err)
+	}
+	if err := o.checkCreatable(oldname); err != nil {
+		return pathErr("rename", oldname, err)
+	}
+	// Files come up before nsMu is taken, as in Rename.
+	for _, name := range []string{oldname, newname} {
+		n, err := o.resolve(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !n.isDir() {
+			if _, err := o.copyUp(ctx, name, copyMeta, nil); err != nil {
+				return err
+			}
+		} else if _, err := o.copyUp(ctx, parentName(name), copyMeta, nil); err != nil {
+			return err
+		}
+	}
+	o.nsMu.Lock()
+	defer o.nsMu.Unlock()
+	var nodes [2]*node
+	for i, name := range []string{oldname, newname} {
+		n, err := o.resolve(ctx, name)
+		if err != nil {
+			return err
+		}
+		if n.isDir() {
+			defer o.cache.invalidate(name)
+			if n.dirs[len(n.dirs)-1] != 0 || !o.inUpper(n) {
+				if err := o._copyUpTree(ctx, n); err != nil {
+					return err
+				}
+			}
+		} else if _, err := o._copyUpResolved(ctx, name, copyMeta); err != nil {
+			return err
+		}
+		if n, err = o.resolve(ctx, name); err != nil {
+			return err
+		}
+		nodes[i] = n
+	}
+	for i, n := range nodes {
+		to := nodes[1-i].name
+		if !n.isDir() || o.isOpaque(ctx, 0, n.name) {
+			continue
+		}
+		if parent, err := o.resolveDir(ctx, parentName(to)); err == nil && len(parent.dirs) > 1 {
+			if err := o.markOpaque(ctx, n.name); err != nil {
+				return err
+			}
+		}
+	}
+	return o.upper.Rename(ctx, oldname, newname, sdk.RenameExchange)
 }
 
 // whiteoutAt reports which marker hides name in the upper, if any.

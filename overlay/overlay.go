@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -44,8 +43,56 @@ func (f WhiteoutFormat) String() string {
 	return fmt.Sprintf("WhiteoutFormat(%d)", int(f))
 }
 
-// DefaultWorkDir is the name of the work directory at the root of the upper.
+// MetacopyMode chooses whether a change of metadata only (chmod, chown,
+// utimens, xattrs, hard link, rename) on a lower regular file leaves the
+// data in the lower (a metacopy stub in the upper) or copies it up, and in
+// which format the stub is recorded. Stubs of both formats are read
+// whatever the mode, so an upper written under one mode mounts under any.
+type MetacopyMode int
+
+const (
+	// MetacopyAuto records stubs in the kernel's format when the upper
+	// takes kernel markers (Format() is WhiteoutKernel), and otherwise
+	// copies the data: a stub that kernel overlayfs and image tools
+	// cannot read is never written unless asked for.
+	MetacopyAuto MetacopyMode = iota
+	// MetacopyOff always copies the data.
+	MetacopyOff
+	// MetacopyKernel records stubs as kernel overlayfs does:
+	// trusted.overlay.metacopy (empty) and trusted.overlay.redirect (the
+	// absolute path of the data in the lowers). New fails unless the
+	// upper takes kernel markers.
+	MetacopyKernel
+	// MetacopyFusekit records stubs as user.fusekit.metacopy = lower path,
+	// which needs only user xattrs (a server that is not root) but which
+	// only this overlay reads: mounted by the kernel or unpacked as an
+	// image layer, such a stub reads as zeros. New fails unless the upper
+	// stores user xattrs.
+	MetacopyFusekit
+)
+
+func (m MetacopyMode) String() string {
+	switch m {
+	case MetacopyAuto:
+		return "auto"
+	case MetacopyOff:
+		return "off"
+	case MetacopyKernel:
+		return "kernel"
+	case MetacopyFusekit:
+		return "fusekit"
+	}
+	return fmt.Sprintf("MetacopyMode(%d)", int(m))
+}
+
+// DefaultWorkDir is the name of the work directory at the root of the
+// upper when Config.Work is nil.
 const DefaultWorkDir = ".fusekit-work"
+
+// workSubdir is the directory inside Config.Work that the overlay owns:
+// New empties it, and nothing else in Config.Work is touched. Kernel
+// overlayfs keeps its own in WORKDIR/work likewise.
+const workSubdir = "work"
 
 // Config describes the layers of an overlay.
 type Config struct {
@@ -53,19 +100,30 @@ type Config struct {
 	Upper sdk.FileSystem
 	// Lowers are the read-only layers, highest priority first.
 	Lowers []sdk.FileSystem
-	// WorkDir is a directory at the root of Upper where copy-ups and new
-	// markers are prepared before being renamed into place. It lives in the
-	// upper because the rename must be atomic, which needs one filesystem.
-	// It is hidden from the merged view and emptied by New. Default
-	// DefaultWorkDir.
+	// Work is where copy-ups and new markers are prepared before they are
+	// renamed into the upper, like kernel overlayfs's workdir: a
+	// filesystem on the same host mount as the upper and outside it, such
+	// as passthrough.New(workdir) beside a passthrough upper. Both Upper
+	// and Work must implement CrossFS, and New checks with CheckSeparate
+	// that they are on one mount and that neither contains the other. The
+	// overlay uses only the directory "work" inside it, which New creates
+	// and empties; nothing of it appears in the upper or the merged view.
+	Work sdk.FileSystem
+	// WorkDir is used only when Work is nil (an upper that is not a host
+	// directory, such as an afero or write-back layer): the name of a
+	// directory at the root of Upper that takes Work's role. It is in the
+	// upper because the final rename must be atomic, which needs one
+	// filesystem; the overlay hides it from the merged view, and New
+	// creates and empties it, but it is in the upper directory, so a kernel
+	// overlayfs mount of that upper shows it. Default DefaultWorkDir.
 	WorkDir string
 	// Whiteouts is the format of the markers written to the upper.
 	Whiteouts WhiteoutFormat
-	// DisableMetacopy makes every copy-up copy the data. By default a change
-	// of metadata only (chmod, chown, utimens, xattrs, hard link, rename) on
-	// a lower regular file copies the metadata and leaves the data in the
-	// lower until the first write, when the upper can store the marker
-	// xattr.
+	// Metacopy chooses metadata-only copy-up and its format; by default
+	// (MetacopyAuto) stubs in the kernel's format when the upper takes
+	// kernel markers, full copies otherwise.
+	Metacopy MetacopyMode
+	// DisableMetacopy is Metacopy: MetacopyOff, whatever Metacopy says.
 	DisableMetacopy bool
 	// Volatile renames copy-ups into place without the fsync that
 	// otherwise makes them durable first, as kernel overlayfs's volatile
@@ -84,13 +142,24 @@ type Config struct {
 // interfaces, which report sdk.ErrNotSupported where the layers involved
 // lack the capability.
 type FS struct {
-	upper   sdk.FileSystem // nil when read-only
-	upperX  sdk.Xattrer    // upper as Xattrer, or nil
-	layers  []sdk.FileSystem
-	workDir string
-	format  WhiteoutFormat // resolved: WhiteoutKernel or WhiteoutOCI
-	// metacopy is true when metacopy is enabled and the upper stores xattrs.
-	metacopy bool
+	upper  sdk.FileSystem // nil when read-only
+	upperX sdk.Xattrer    // upper as Xattrer, or nil
+	layers []sdk.FileSystem
+	// work holds the staging directory workDir: Config.Work, or the upper
+	// itself when there is none. workX is work as an Xattrer, or nil.
+	// workC and upperC are set only with a Config.Work: they move and link
+	// objects between the two.
+	work          sdk.FileSystem
+	workX         sdk.Xattrer
+	workC, upperC CrossFS
+	workDir       string
+	// hidden is the name at the upper's root that the merged view never
+	// shows (the work directory inside the upper), or "".
+	hidden string
+	format WhiteoutFormat // resolved: WhiteoutKernel or WhiteoutOCI
+	// metacopy is true when metadata-only copy-ups write stubs, in the
+	// kernel's format when mcKernel, else in fusekit's.
+	metacopy, mcKernel bool
 	// volatile is Config.Volatile: copy-ups are not fsync'd.
 	volatile bool
 
@@ -144,6 +213,9 @@ func New(cfg Config) (*FS, error) {
 		o.layers = append(o.layers, o.upper)
 		o.upperX, _ = o.upper.(sdk.Xattrer)
 	}
+	if err := o.setWork(cfg); err != nil {
+		return nil, err
+	}
 	for i, l := range cfg.Lowers {
 		if l == nil {
 			return nil, &ConfigError{fmt.Sprintf("Lowers[%d]", i), "is nil"}
@@ -154,15 +226,6 @@ func New(cfg Config) (*FS, error) {
 	case WhiteoutAuto, WhiteoutKernel, WhiteoutOCI:
 	default:
 		return nil, &ConfigError{"Whiteouts", fmt.Sprintf("unknown format %d", int(cfg.Whiteouts))}
-	}
-	if o.workDir == "" {
-		o.workDir = DefaultWorkDir
-	}
-	if strings.ContainsAny(o.workDir, "/\x00") || o.workDir == "." || o.workDir == ".." {
-		return nil, &ConfigError{"WorkDir", fmt.Sprintf("%q must be a single name at the root of the upper", o.workDir)}
-	}
-	if kind, _ := ParseWhiteoutName(o.workDir); kind != NotMarker {
-		return nil, &ConfigError{"WorkDir", fmt.Sprintf("%q would be read as a whiteout marker", o.workDir)}
 	}
 	if o.upper == nil {
 		o.format = WhiteoutOCI
@@ -187,7 +250,28 @@ func New(cfg Config) (*FS, error) {
 	case WhiteoutOCI:
 		o.format = WhiteoutOCI
 	}
-	o.metacopy = !cfg.DisableMetacopy && o.probeMetacopy(ctx)
+	mode := cfg.Metacopy
+	if cfg.DisableMetacopy {
+		mode = MetacopyOff
+	}
+	switch mode {
+	case MetacopyAuto:
+		o.metacopy = o.format == WhiteoutKernel && o.probeMetacopy(ctx, xattrTrustedMetacopy)
+		o.mcKernel = o.metacopy
+	case MetacopyOff:
+	case MetacopyKernel:
+		if o.format != WhiteoutKernel || !o.probeMetacopy(ctx, xattrTrustedMetacopy) {
+			return nil, &ConfigError{"Metacopy", "kernel metacopy needs an upper that takes kernel markers (Whiteouts kernel or auto, a passthrough upper with a root server)"}
+		}
+		o.metacopy, o.mcKernel = true, true
+	case MetacopyFusekit:
+		if !o.probeMetacopy(ctx, xattrMetacopy) {
+			return nil, &ConfigError{"Metacopy", "fusekit metacopy needs an upper that stores user.* xattrs"}
+		}
+		o.metacopy = true
+	default:
+		return nil, &ConfigError{"Metacopy", fmt.Sprintf("unknown mode %d", int(mode))}
+	}
 	return o, nil
 }
 
@@ -197,57 +281,80 @@ func (o *FS) Format() WhiteoutFormat { return o.format }
 // Metacopy reports whether metadata-only copy-up is in effect.
 func (o *FS) Metacopy() bool { return o.metacopy }
 
-func (o *FS) initWorkDir(ctx context.Context) error {
-	err := o.upper.Mkdir(ctx, o.workDir, 0o700)
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("overlay: creating work directory %s in the upper: %w", o.workDir, err)
+// MetacopyMode returns the metacopy in effect: MetacopyOff, MetacopyKernel
+// or MetacopyFusekit.
+func (o *FS) MetacopyMode() MetacopyMode {
+	switch {
+	case !o.metacopy:
+		return MetacopyOff
+	case o.mcKernel:
+		return MetacopyKernel
 	}
-	a, err := o.upper.Stat(ctx, o.workDir)
+	return MetacopyFusekit
+}
+
+func (o *FS) initWorkDir(ctx context.Context) error {
+	where := "Work"
+	if o.workC == nil {
+		where = "the upper"
+	}
+	err := o.work.Mkdir(ctx, o.workDir, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("overlay: creating work directory %s in %s: %w", o.workDir, where, err)
+	}
+	a, err := o.work.Stat(ctx, o.workDir)
 	if err != nil {
-		return fmt.Errorf("overlay: work directory %s: %w", o.workDir, err)
+		return fmt.Errorf("overlay: work directory %s in %s: %w", o.workDir, where, err)
 	}
 	if !a.IsDir() {
-		return &ConfigError{"WorkDir", fmt.Sprintf("%q exists in the upper and is not a directory", o.workDir)}
+		return &ConfigError{"WorkDir", fmt.Sprintf("%q exists in %s and is not a directory", o.workDir, where)}
 	}
-	if err := removeAll(ctx, o.upper, o.workDir, false); err != nil {
-		return fmt.Errorf("overlay: emptying work directory %s: %w", o.workDir, err)
+	if err := removeAll(ctx, o.work, o.workDir, false); err != nil {
+		return fmt.Errorf("overlay: emptying work directory %s in %s: %w", o.workDir, where, err)
 	}
 	return nil
 }
 
+// probeKernelFormat reports whether kernel markers can be made; the probes
+// run in the work directory, which is on the upper's filesystem.
 func (o *FS) probeKernelFormat(ctx context.Context) bool {
-	mk, ok := o.upper.(sdk.Mknoder)
-	if !ok || o.upperX == nil {
+	mk, ok := o.work.(sdk.Mknoder)
+	if !ok || o.upperX == nil || o.workX == nil {
+		return false
+	}
+	if _, ok := o.upper.(sdk.Mknoder); !ok {
 		return false
 	}
 	probe := o.tempName()
-	defer o.upper.Unlink(ctx, probe) //nolint:errcheck // best effort cleanup of a probe
+	defer o.work.Unlink(ctx, probe) //nolint:errcheck // best effort cleanup of a probe
 	if mk.Mknod(ctx, probe, sdk.TypeChar, 0) != nil {
 		return false
 	}
-	if a, err := o.upper.Stat(ctx, probe); err != nil || !isKernelWhiteout(&a) {
+	if a, err := o.work.Stat(ctx, probe); err != nil || !isKernelWhiteout(&a) {
 		return false
 	}
 	dir := o.tempName()
-	if o.upper.Mkdir(ctx, dir, 0o700) != nil {
+	if o.work.Mkdir(ctx, dir, 0o700) != nil {
 		return false
 	}
-	defer o.upper.Rmdir(ctx, dir) //nolint:errcheck // best effort cleanup of a probe
-	return o.upperX.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0) == nil
+	defer o.work.Rmdir(ctx, dir) //nolint:errcheck // best effort cleanup of a probe
+	return o.workX.SetXattr(ctx, dir, xattrTrustedOpaque, []byte("y"), 0) == nil
 }
 
-func (o *FS) probeMetacopy(ctx context.Context) bool {
-	if o.upperX == nil {
+// probeMetacopy reports whether the upper takes the marker attr on a
+// regular file (probed in the work directory, on the same filesystem).
+func (o *FS) probeMetacopy(ctx context.Context, attr string) bool {
+	if o.upperX == nil || o.workX == nil {
 		return false
 	}
 	f := o.tempName()
-	h, err := o.upper.Open(ctx, f, oCreat|oExcl|oWronly, 0o600)
+	h, err := o.work.Open(ctx, f, oCreat|oExcl|oWronly, 0o600)
 	if err != nil {
 		return false
 	}
-	h.Close()                    //nolint:errcheck // empty probe file
-	defer o.upper.Unlink(ctx, f) //nolint:errcheck // best effort cleanup of a probe
-	return o.upperX.SetXattr(ctx, f, xattrMetacopy, []byte("probe"), 0) == nil
+	h.Close()                   //nolint:errcheck // empty probe file
+	defer o.work.Unlink(ctx, f) //nolint:errcheck // best effort cleanup of a probe
+	return o.workX.SetXattr(ctx, f, attr, []byte("probe"), 0) == nil
 }
 
 // tempName returns a fresh name in the work directory.
@@ -347,7 +454,7 @@ func (o *FS) readMerged(ctx context.Context, n *node) ([]mergedEntry, error) {
 		return err == nil && isKernelWhiteout(&a)
 	}
 	hide := func(layer int, elem string) bool {
-		return n.name == "." && o.upper != nil && layer == 0 && elem == o.workDir
+		return n.name == "." && o.hidden != "" && layer == 0 && elem == o.hidden
 	}
 	return mergeListings(ls, isWhiteout, hide), nil
 }

@@ -171,18 +171,65 @@ func TestRenameFileOverLower(t *testing.T) {
 	require.NoError(t, o.Rename(bg, "a", "b", 0))
 	assert.Equal(t, "A", readAll(t, o, "b"))
 	assert.Equal(t, []string{"b"}, names(t, o, "."))
-	assert.ErrorIs(t, o.Rename(bg, "b", "c", sdk.RenameExchange), syscall.EINVAL)
+	assert.ErrorIs(t, o.Rename(bg, "b", "c", sdk.RenameExchange), syscall.ENOENT)
+	assert.ErrorIs(t, o.Rename(bg, "b", "c", sdk.RenameExchange|sdk.RenameNoReplace), syscall.EINVAL)
+}
+
+// RENAME_EXCHANGE swaps two objects whatever layers they come from; a
+// directory with lower content moves whole, and the lower directories of
+// the two names do not start merging with what lands on them.
+func TestRenameExchange(t *testing.T) {
+	o := newTestOverlay(t, WhiteoutAuto,
+		tree{"a": "A", "d/x": "dx", "d/sub/y": "dy", "f": "F"},
+		tree{"b": "B", "e/z": "ez", "d/w": "dw"})
+	ino := func(name string) uint64 {
+		a, err := o.Stat(bg, name)
+		require.NoError(t, err)
+		return a.Ino
+	}
+	inoA, inoB := ino("a"), ino("b")
+	require.NoError(t, o.Rename(bg, "a", "b", sdk.RenameExchange), "two lower files")
+	assert.Equal(t, "B", readAll(t, o, "a"))
+	assert.Equal(t, "A", readAll(t, o, "b"))
+	assert.Equal(t, inoA, ino("b"), "inode numbers travel with the objects")
+	assert.Equal(t, inoB, ino("a"))
+
+	require.NoError(t, o.Rename(bg, "d", "f", sdk.RenameExchange), "a merged directory and a lower file")
+	assert.Equal(t, "F", readAll(t, o, "d"))
+	assert.ElementsMatch(t, []string{"x", "sub", "w"}, names(t, o, "f"))
+	assert.Equal(t, "dy", readAll(t, o, "f/sub/y"))
+	assert.Equal(t, "dw", readAll(t, o, "f/w"))
+
+	require.NoError(t, o.Mkdir(bg, "n", 0o755))
+	require.NoError(t, o.Rename(bg, "n", "e", sdk.RenameExchange), "a new directory and a lower one")
+	assert.Empty(t, names(t, o, "e"), "the new directory does not merge with lower e")
+	assert.Equal(t, []string{"z"}, names(t, o, "n"))
+	assert.Equal(t, "ez", readAll(t, o, "n/z"))
+
+	assert.ErrorIs(t, o.Rename(bg, "f", "f/sub", sdk.RenameExchange), syscall.EINVAL)
+	assert.ErrorIs(t, o.Rename(bg, "f/sub", "f", sdk.RenameExchange), syscall.EINVAL)
+	require.NoError(t, o.Rename(bg, "a", "a", sdk.RenameExchange))
+	assert.ElementsMatch(t, []string{"a", "b", "d", "e", "f", "n"}, names(t, o, "."))
 }
 
 func TestMetacopy(t *testing.T) {
 	o := newTestOverlay(t, WhiteoutAuto, tree{"big": string(make([]byte, 1<<20)) + "tail"})
-	require.True(t, o.Metacopy())
+	require.Equal(t, MetacopyKernel, o.MetacopyMode(), "a root passthrough upper takes the kernel's format")
 	require.NoError(t, o.Chmod(bg, "big", 0o600))
 
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(filepath.Join(o.upperDir, "big"), &st))
 	assert.Equal(t, int64(0), st.Blocks, "a chmod copies no data")
 	assert.Equal(t, int64(1<<20+4), st.Size)
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(filepath.Join(o.upperDir, "big"), xattrTrustedMetacopy, buf)
+	require.NoError(t, err, "the kernel's marker")
+	assert.Zero(t, n)
+	n, err = unix.Lgetxattr(filepath.Join(o.upperDir, "big"), xattrTrustedRedirect, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "/big", string(buf[:n]))
+	_, err = unix.Lgetxattr(filepath.Join(o.upperDir, "big"), xattrMetacopy, nil)
+	assert.ErrorIs(t, err, unix.ENODATA, "no fusekit marker")
 	a, err := o.Stat(bg, "big")
 	require.NoError(t, err)
 	assert.Equal(t, uint32(0o600), a.Mode&sdk.PermMask)
@@ -203,8 +250,40 @@ func TestMetacopy(t *testing.T) {
 	got := readAll(t, o, "moved")
 	assert.Equal(t, "X", got[:1])
 	assert.Equal(t, "tail", got[1<<20:])
-	_, err = unix.Getxattr(filepath.Join(o.upperDir, "moved"), xattrMetacopy, nil)
-	assert.ErrorIs(t, err, unix.ENODATA)
+	for _, attr := range []string{xattrTrustedMetacopy, xattrTrustedRedirect} {
+		_, err = unix.Getxattr(filepath.Join(o.upperDir, "moved"), attr, nil)
+		assert.ErrorIs(t, err, unix.ENODATA, attr)
+	}
+}
+
+// Without kernel markers the default is a full copy: a stub in fusekit's
+// format would read as zeros to anything but this overlay.
+func TestMetacopyModes(t *testing.T) {
+	o := newTestOverlay(t, WhiteoutOCI, tree{"f": "data"})
+	assert.Equal(t, MetacopyOff, o.MetacopyMode(), "OCI markers: no stubs by default")
+	require.NoError(t, o.Chmod(bg, "f", 0o600))
+	got, err := os.ReadFile(filepath.Join(o.upperDir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, "data", string(got), "the upper holds the data")
+
+	o = newTestOverlayCfg(t, Config{Whiteouts: WhiteoutOCI, Metacopy: MetacopyFusekit}, tree{"f": "data"})
+	assert.Equal(t, MetacopyFusekit, o.MetacopyMode())
+	require.NoError(t, o.Chmod(bg, "f", 0o600))
+	v := make([]byte, 16)
+	n, err := unix.Lgetxattr(filepath.Join(o.upperDir, "f"), xattrMetacopy, v)
+	require.NoError(t, err, "asked for: a fusekit stub")
+	assert.Equal(t, "f", string(v[:n]))
+	assert.Equal(t, "data", readAll(t, o, "f"))
+
+	_, err = New(Config{Upper: o.upper, Lowers: o.layers[1:], Whiteouts: WhiteoutOCI, Metacopy: MetacopyKernel})
+	assert.ErrorContains(t, err, "kernel metacopy needs")
+
+	// Stubs of either format are read whatever the mode.
+	for _, mode := range []MetacopyMode{MetacopyOff, MetacopyKernel, MetacopyFusekit} {
+		o2, err := New(Config{Upper: o.upper, Lowers: o.layers[1:], Metacopy: mode})
+		require.NoError(t, err, mode)
+		assert.Equal(t, "data", readAll(t, o2, "f"), mode)
+	}
 }
 
 // A server that is not root chmods a read-only lower file: the metacopy
@@ -214,7 +293,7 @@ func TestMetacopy(t *testing.T) {
 // identity the kernel checks file access with), over layers that 65534
 // owns.
 func TestMetacopyOfReadOnlyFileAsNonRoot(t *testing.T) {
-	o := newTestOverlay(t, WhiteoutAuto, tree{"d/ro": "data"})
+	o := newTestOverlayCfg(t, Config{Metacopy: MetacopyFusekit}, tree{"d/ro": "data"})
 	require.True(t, o.Metacopy())
 	const nobody = 65534
 	for _, root := range append([]string{o.upperDir}, o.lowerDirs...) {
@@ -258,7 +337,7 @@ func TestReservedNames(t *testing.T) {
 	assert.ErrorContains(t, err, "whiteout")
 	assert.ErrorIs(t, o.Mkdir(bg, "d/.wh..wh..opq", 0o755), syscall.EINVAL)
 	assert.ErrorIs(t, o.Mkdir(bg, ".wh..wh..opq", 0o755), syscall.EINVAL)
-	assert.ErrorIs(t, o.Mknod(bg, "dev", sdk.TypeChar, 0), syscall.EINVAL)
+	assert.ErrorIs(t, o.Mknod(bg, "dev", sdk.TypeChar, 0), syscall.EPERM, "kernel overlayfs's answer")
 	assert.ErrorIs(t, o.Rename(bg, "f", ".wh.f", 0), syscall.EINVAL)
 	assert.ErrorIs(t, o.Mkdir(bg, DefaultWorkDir, 0o755), syscall.EINVAL)
 	assert.ErrorIs(t, o.SetXattr(bg, "f", "trusted.overlay.opaque", []byte("y"), 0), syscall.EINVAL)

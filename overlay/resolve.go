@@ -81,7 +81,7 @@ func (o *FS) lookup(ctx context.Context, name string, wantAttr bool) (*node, err
 	}
 	var elems []string
 	if name != "." {
-		if o.upper != nil && (name == o.workDir || strings.HasPrefix(name, o.workDir+"/")) {
+		if o.hidden != "" && (name == o.hidden || strings.HasPrefix(name, o.hidden+"/")) {
 			return nil, pathErr("lookup", name, syscall.ENOENT)
 		}
 		elems = strings.Split(name, "/")
@@ -192,7 +192,7 @@ func (o *FS) lookupChild(ctx context.Context, parent *node, p string, gen uint64
 		if child == nil {
 			child = &node{name: p, attr: a, dirInfo: dirInfo{top: li, below: parent.dirs[k+1:]}}
 			if !a.IsDir() {
-				if a.IsRegular() && o.inUpper(child) && o.metacopy {
+				if a.IsRegular() && o.inUpper(child) && o.upperX != nil {
 					child.origin = o.metacopyOrigin(ctx, p, &a, gen)
 				}
 				break
@@ -242,15 +242,68 @@ func (o *FS) metacopyOrigin(ctx context.Context, p string, a *sdk.Attr, gen uint
 			return origin
 		}
 	}
-	v, err := o.upperX.GetXattr(ctx, p, xattrMetacopy)
-	origin := ""
-	if err == nil && len(v) > 0 {
-		origin = string(v)
-	}
-	if a.Ino != 0 && (err == nil || errors.Is(err, sdk.ErrNoAttr)) {
+	origin, _, err := o.readMark(ctx, p)
+	if a.Ino != 0 && err == nil {
 		o.cache.storeMark(gen, a.Ino, origin)
 	}
 	return origin
+}
+
+// readMark reads the metacopy marker of the upper regular file p, in
+// either format: the lower path of its data, or "" when p holds its own
+// data. kernel tells the formats apart. Files without a marker, the common
+// case, cost one listxattr.
+func (o *FS) readMark(ctx context.Context, p string) (origin string, kernel bool, err error) {
+	names, err := o.upperX.ListXattr(ctx, p)
+	if err != nil {
+		if bestEffort(err) {
+			return "", false, nil // no xattrs here, so no marker
+		}
+		return "", false, err
+	}
+	var fusekit bool
+	for _, n := range names {
+		switch n {
+		case xattrTrustedMetacopy:
+			kernel = true
+		case xattrMetacopy:
+			fusekit = true
+		}
+	}
+	switch {
+	case kernel:
+		v, err := o.upperX.GetXattr(ctx, p, xattrTrustedRedirect)
+		switch {
+		case errors.Is(err, sdk.ErrNoAttr):
+			return p, true, nil
+		case err != nil:
+			return "", true, err
+		}
+		return redirectOrigin(p, string(v)), true, nil
+	case fusekit:
+		v, err := o.upperX.GetXattr(ctx, p, xattrMetacopy)
+		if errors.Is(err, sdk.ErrNoAttr) {
+			return "", false, nil // removed since the listing
+		}
+		return string(v), false, err
+	}
+	return "", false, nil
+}
+
+// redirectOrigin is the lower path that the kernel redirect v of the upper
+// file p names: v itself when absolute, else v in p's directory. A value
+// the kernel would reject names nothing (".", which is no regular file).
+func redirectOrigin(p, v string) string {
+	if strings.HasPrefix(v, "/") {
+		if strings.Contains(v, "//") || v == "/" {
+			return "."
+		}
+		return path.Clean(v)[1:]
+	}
+	if v == "" || v == "." || v == ".." || strings.Contains(v, "/") {
+		return "."
+	}
+	return joinName(parentName(p), v)
 }
 
 // lowerPositive reports whether some layer below n's top still shows

@@ -22,7 +22,16 @@ const (
 
 	// xattrMetacopy marks an upper regular file whose data still lives in a
 	// lower layer; its value is the path of that data, relative to the root.
+	// Only this overlay reads it (MetacopyFusekit).
 	xattrMetacopy = "user.fusekit.metacopy"
+
+	// Kernel overlayfs's metacopy (MetacopyKernel): an upper regular file
+	// with trusted.overlay.metacopy (empty, or a versioned digest) takes its
+	// data from the lower file at its own path, or at the path in
+	// trusted.overlay.redirect: absolute ("/a/b", from the layers' roots)
+	// or one name relative to the parent directory.
+	xattrTrustedMetacopy = "trusted.overlay.metacopy"
+	xattrTrustedRedirect = "trusted.overlay.redirect"
 )
 
 // privateXattrPrefixes name the attributes that carry overlay state. They are
@@ -105,25 +114,33 @@ func isKernelWhiteout(a *sdk.Attr) bool {
 type ReservedNameError struct {
 	Name   string
 	Reason string
+	// Err is the errno reported; zero means EINVAL, the closest errno for
+	// "this name is not allowed here". A character device 0/0 is EPERM,
+	// as kernel overlayfs answers for it.
+	Err syscall.Errno
 }
 
 func (e *ReservedNameError) Error() string {
 	return fmt.Sprintf("overlay: %q is reserved: %s", e.Name, e.Reason)
 }
 
-// Unwrap makes the error EINVAL, the closest errno for "this name is not
-// allowed here".
-func (e *ReservedNameError) Unwrap() error { return syscall.EINVAL }
+// Unwrap returns the errno: Err, or EINVAL when Err is zero.
+func (e *ReservedNameError) Unwrap() error {
+	if e.Err != 0 {
+		return e.Err
+	}
+	return syscall.EINVAL
+}
 
 // checkCreatable rejects names the overlay would not read back as written:
 // OCI marker names anywhere, and the work directory at the root.
 func (o *FS) checkCreatable(name string) error {
 	elem := baseName(name)
 	if kind, _ := ParseWhiteoutName(elem); kind != NotMarker {
-		return &ReservedNameError{name, "names starting with \".wh.\" are whiteout markers in this overlay"}
+		return &ReservedNameError{Name: name, Reason: "names starting with \".wh.\" are whiteout markers in this overlay"}
 	}
-	if o.upper != nil && name == o.workDir {
-		return &ReservedNameError{name, "this is the overlay's work directory"}
+	if o.hidden != "" && name == o.hidden {
+		return &ReservedNameError{Name: name, Reason: "this is the overlay's work directory"}
 	}
 	return nil
 }

@@ -57,6 +57,14 @@ func (m *mounted) mount(logger *slog.Logger) (*sdk.Server, error) {
 		}
 		m.closers = append(m.closers, u)
 		cfg.Upper = u
+		if c.work != "" {
+			w, err := passthrough.New(c.work)
+			if err != nil {
+				return nil, fmt.Errorf("workdir: %w", err)
+			}
+			m.closers = append(m.closers, w)
+			cfg.Work = w
+		}
 	}
 	var err error
 	if m.ov, err = overlay.New(cfg); err != nil {
