@@ -103,7 +103,7 @@ type builtImage struct {
 // link count and number of subdirectories, for checkDirLinks.
 const runScript = `cd / && find base data | sort | xargs stat -c '%n %F %a %s' && ` +
 	`find base data -type f | sort | xargs sha256sum && ` +
-	`stat -c '%n %h' base/hard1 base/hard2 data/file.hard data/file/in && ` +
+	`stat -c '%n %h' base/hard1 base/hard2 data/file.hard data/file/in data/pair data/pair.hard && ` +
 	`for d in $(find base data -type d | sort); do ` +
 	`echo "dir $d $(stat -c %h $d) $(find $d -mindepth 1 -maxdepth 1 -type d | wc -l)"; done && ` +
 	`echo run >> base/append && chmod 0640 base/keep.txt && rm base/hard2 && mv data/moved data/moved2 && ` +
@@ -577,6 +577,7 @@ func requireExpected(t *testing.T, ex map[string]exportEntry) {
 		"base/suid":         func(e exportEntry) bool { return e.mode == 0o4755 },
 		"base/append.hard":  func(e exportEntry) bool { return e.typ == tar.TypeLink && e.link == "base/append" },
 		"data/log.hard":     func(e exportEntry) bool { return e.typ == tar.TypeLink && e.link == "data/log" },
+		"data/pair.hard":    func(e exportEntry) bool { return e.typ == tar.TypeLink && e.link == "data/pair" },
 		"base/tree/new/f":   nil,
 		"data/moved/y":      func(e exportEntry) bool { return e.typ == tar.TypeReg },
 		"base/hard1":        func(e exportEntry) bool { return e.size == int64(len("hard-linked in the base\nagain\n")) },
