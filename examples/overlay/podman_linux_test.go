@@ -41,6 +41,9 @@ import (
 // fails in the sandboxes this suite runs in; `podman run` uses runc with
 // no network and rlimits at or below the caller's, because these sandboxes
 // withhold CAP_SYS_RESOURCE and crun refuses their hybrid cgroup layout.
+//
+// What is compared, and what is not and why: see compareExports (the
+// export), runScript (the run) and checkDirLinks.
 func TestPodmanBuild(t *testing.T) {
 	podman, err := exec.LookPath("podman")
 	require.NoError(t, err, "podman is needed (apt-get install podman, or make deps)")
@@ -141,10 +144,10 @@ func lineDiff(kernel, fuse string) string {
 }
 
 // checkDirLinks requires every directory's link count to be 1, which
-// kernel overlayfs reports for merged directories and which tells find(1)
-// that the count says nothing, or 2 plus its subdirectories, which find
-// may rely on to stop looking for subdirectories: a count in between makes
-// it skip some.
+// kernel overlayfs reports for merged directories and which tells tools
+// that the count says nothing, or 2 plus its subdirectories: find(1)'s leaf
+// optimisation (see -noleaf) takes any other count as the number of
+// subdirectories left to find.
 func checkDirLinks(t *testing.T, who string, dirs []string) {
 	t.Helper()
 	require.NotEmpty(t, dirs, "%s: no directory lines in the run's output", who)
