@@ -92,7 +92,6 @@ func shippedFilesystems() []shipped {
 			f.HardLinks = false // afero has no hard links
 			f.Xattrs = false    // nor extended attributes
 			f.Symlinks = symlinks
-			f.Limitations = append(f.Limitations, noExchange("afero has no atomic exchange of two names"))
 			return libfuseLimits(f)
 		}
 	}

@@ -61,8 +61,11 @@
 // or mount, inside the upper, containing it, or the same. The overlay uses
 // only WORK/work, which New creates and empties (crash leftovers); anything
 // else in WORK is left alone. With a work directory nothing but the layer's
-// own content (objects, whiteouts, opaque markers, metacopy stubs) ever
-// appears in the upper, as a test checks through a mount.
+// own content (objects, whiteouts, opaque markers, metacopy stubs) appears
+// in the upper, as a test checks through a mount. One exception is
+// libfuse's, not the overlay's: a file unlinked while still open lives on
+// under a ".fuse_hidden" name in its directory until it is closed (the SDK
+// hides it from listings and removes leftovers of a crashed server).
 //
 // Without Config.Work (an upper that is not a host directory, such as an
 // afero or write-back layer, or library use that sets none) the work
@@ -93,7 +96,8 @@
 //     which a test checks. Without metacopy=on the kernel refuses to look
 //     such stubs up (EPERM; it does not show them as empty). No
 //     trusted.overlay.origin is written: the kernel finds metacopy data by
-//     path with index=off, its default, and the test mounts without index.
+//     path and redirect, with index=off and with index=on alike (tested on
+//     Linux 6.18).
 //   - MetacopyOff, the default otherwise (OCI markers, an upper without
 //     trusted xattrs, a server that is not root; also DisableMetacopy): no
 //     stubs; every copy-up copies the data, so the upper is complete on its

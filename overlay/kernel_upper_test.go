@@ -118,18 +118,21 @@ func TestKernelReadsMetacopyUpper(t *testing.T) {
 	require.Greater(t, stubs, 415, "the upper holds metacopy stubs, not data")
 
 	kernel := t.TempDir()
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,metacopy=on,redirect_dir=on",
-		strings.Join(lowerDirs, ":"), upperDir, t.TempDir())
 	// Whatever is still mounted when the test ends (it unmounts as it goes).
 	t.Cleanup(func() { _ = unix.Unmount(kernel, unix.MNT_DETACH) })
-	require.NoError(t, unix.Mount("overlay", kernel, "overlay", 0, opts), "mount -t overlay -o %s", opts)
-	theirs := fullView(t, kernel)
-	require.NoError(t, unix.Unmount(kernel, 0))
-	requireSameView(t, theirs, ours, "kernel overlayfs mounted over the upper this overlay wrote")
-	require.Contains(t, theirs["renamed/f414"], "data=file 414 of the big directory")
+	base := fmt.Sprintf("lowerdir=%s,upperdir=%s", strings.Join(lowerDirs, ":"), upperDir)
+	// index=on last: it records the lowers' identity in the upper.
+	for _, extra := range []string{"metacopy=on,redirect_dir=on,index=off", "metacopy=on,redirect_dir=on,index=on"} {
+		opts := base + ",workdir=" + t.TempDir() + "," + extra
+		require.NoError(t, unix.Mount("overlay", kernel, "overlay", 0, opts), "mount -t overlay -o %s", opts)
+		theirs := fullView(t, kernel)
+		require.NoError(t, unix.Unmount(kernel, 0))
+		requireSameView(t, theirs, ours, "kernel overlayfs ("+extra+") mounted over the upper this overlay wrote")
+		require.Contains(t, theirs["renamed/f414"], "data=file 414 of the big directory")
+	}
 
 	// Without metacopy=on the kernel refuses stubs rather than show zeros.
-	opts = strings.Replace(opts, ",metacopy=on,redirect_dir=on", "", 1)
+	opts := base + ",workdir=" + t.TempDir()
 	require.NoError(t, unix.Mount("overlay", kernel, "overlay", 0, opts), "mount -t overlay -o %s", opts)
 	var st unix.Stat_t
 	require.ErrorIs(t, unix.Lstat(filepath.Join(kernel, "chm"), &st), unix.EPERM)

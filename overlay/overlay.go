@@ -148,7 +148,8 @@ type FS struct {
 	// work holds the staging directory workDir: Config.Work, or the upper
 	// itself when there is none. workX is work as an Xattrer, or nil.
 	// workC and upperC are set only with a Config.Work: they move and link
-	// objects between the two.
+	// objects between the two. Set by New and never changed, like the
+	// fields above.
 	work          sdk.FileSystem
 	workX         sdk.Xattrer
 	workC, upperC CrossFS

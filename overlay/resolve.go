@@ -243,6 +243,11 @@ func (o *FS) metacopyOrigin(ctx context.Context, p string, a *sdk.Attr, gen uint
 		}
 	}
 	origin, _, err := o.readMark(ctx, p)
+	if en := sdk.Errno(err); en == syscall.EOPNOTSUPP || en == syscall.ENOSYS {
+		// A file without xattrs cannot be a stub: remember that, so an
+		// upper on a filesystem without them pays once per file.
+		origin, err = "", nil
+	}
 	if a.Ino != 0 && err == nil {
 		o.cache.storeMark(gen, a.Ino, origin)
 	}
@@ -256,9 +261,6 @@ func (o *FS) metacopyOrigin(ctx context.Context, p string, a *sdk.Attr, gen uint
 func (o *FS) readMark(ctx context.Context, p string) (origin string, kernel bool, err error) {
 	names, err := o.upperX.ListXattr(ctx, p)
 	if err != nil {
-		if bestEffort(err) {
-			return "", false, nil // no xattrs here, so no marker
-		}
 		return "", false, err
 	}
 	var fusekit bool
@@ -295,10 +297,11 @@ func (o *FS) readMark(ctx context.Context, p string) (origin string, kernel bool
 // the kernel would reject names nothing (".", which is no regular file).
 func redirectOrigin(p, v string) string {
 	if strings.HasPrefix(v, "/") {
-		if strings.Contains(v, "//") || v == "/" {
+		c := path.Clean(v)
+		if strings.Contains(v, "//") || c == "/" {
 			return "."
 		}
-		return path.Clean(v)[1:]
+		return c[1:]
 	}
 	if v == "" || v == "." || v == ".." || strings.Contains(v, "/") {
 		return "."

@@ -86,3 +86,52 @@ func FuzzWhiteoutName(f *testing.F) {
 		}
 	})
 }
+
+func TestRedirectOrigin(t *testing.T) {
+	for _, c := range []struct{ p, v, want string }{
+		{"a/b", "/x/y", "x/y"},
+		{"a/b", "y", "a/y"},
+		{"b", "y", "y"},
+		{"a/b", "/x/../y", "y"},
+		{"a/b", "//x", "."},
+		{"a/b", "/", "."},
+		{"a/b", "", "."},
+		{"a/b", "x/y", "."},
+		{"a/b", "..", "."},
+		{"a/b", "/..", "."},
+	} {
+		if got := redirectOrigin(c.p, c.v); got != c.want {
+			t.Errorf("redirectOrigin(%q, %q) = %q, want %q", c.p, c.v, got, c.want)
+		}
+	}
+}
+
+// FuzzRedirectOrigin: whatever a redirect xattr holds, the origin is a
+// clean relative name that stays below the layer's root.
+func FuzzRedirectOrigin(f *testing.F) {
+	for _, v := range []string{"/a/b", "b", "/../../x", "//", "/a/./b/"} {
+		f.Add("d/f", v)
+	}
+	// Names are any bytes but NUL and '/', so fs.ValidPath (UTF-8 only)
+	// will not do.
+	valid := func(p string) bool {
+		if p == "." {
+			return true
+		}
+		for _, e := range strings.Split(p, "/") {
+			if e == "" || e == "." || e == ".." || strings.ContainsRune(e, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	f.Fuzz(func(t *testing.T, p, v string) {
+		if !valid(p) || p == "." || strings.ContainsRune(v, 0) {
+			return
+		}
+		got := redirectOrigin(p, v)
+		if !valid(got) {
+			t.Fatalf("redirectOrigin(%q, %q) = %q, not a valid name below the root", p, v, got)
+		}
+	})
+}

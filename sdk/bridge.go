@@ -280,32 +280,38 @@ func (b *bridge) Chown(path string, uid, gid uint32) (rc int) {
 	if gid != ^uint32(0) {
 		g = int(gid)
 	}
+	// Whether an unprivileged caller keeps setgid depends on the group
+	// the file had before the change.
+	c, _ := CallerFromContext(ctx)
+	oldGid, knownGid := uint32(0), false
+	if c.Uid != 0 {
+		if a, err := b.stat(ctx, name); err == nil {
+			oldGid, knownGid = a.Gid, true
+		}
+	}
 	err := b.fsys.Chown(ctx, name, u, g)
 	b.attrs.invalidate(name)
 	if err != nil {
 		return errc(err)
 	}
-	// chown(2) drops setuid, and setgid on group-executable files, for
-	// every caller since Linux 2.2.13. A backend that is not a kernel
-	// filesystem does not know that, so the SDK does it.
-	if a, err := b.fsys.Stat(ctx, name); err == nil && a.IsRegular() && killPrivBits(a.Mode) != 0 {
-		if err := b.fsys.Chmod(ctx, name, a.Mode&PermMask&^killPrivBits(a.Mode)); err != nil {
+	// chown(2) drops setuid, and setgid as dropOnChown says, for every
+	// caller. A backend that is not a kernel filesystem does not know
+	// that, and the kernel's FUSE client applies an older rule.
+	a, err := b.fsys.Stat(ctx, name)
+	if err != nil {
+		return 0
+	}
+	before := a
+	if knownGid {
+		before.Gid = oldGid
+	}
+	if bits := dropOnChown(c, &before); bits != 0 {
+		if err := b.fsys.Chmod(ctx, name, a.Mode&PermMask&^bits); err != nil {
 			return errc(err)
 		}
 		b.attrs.invalidate(name)
 	}
 	return 0
-}
-
-// killPrivBits are the bits a write or chown by an unprivileged process
-// clears: setuid always, setgid only with group execute (without it, setgid
-// means mandatory locking and stays).
-func killPrivBits(mode uint32) uint32 {
-	bits := mode & ModeSetuid
-	if mode&ModeSetgid != 0 && mode&0o010 != 0 {
-		bits |= ModeSetgid
-	}
-	return bits
 }
 
 func (b *bridge) Utimens(path string, tmsp []fuse.Timespec) (rc int) {
@@ -516,7 +522,7 @@ func (b *bridge) Rename3(oldpath, newpath string, flags uint32) (rc int) {
 	defer b.end(OpRename, t, oldpath, &rc)
 	oldname, newname := fsName(oldpath), fsName(newpath)
 	rf := RenameFlags(flags)
-	if rf&^(RenameNoReplace|RenameExchange) != 0 || rf == RenameNoReplace|RenameExchange {
+	if rf&^(RenameNoReplace|RenameExchange|RenameWhiteout) != 0 || rf&RenameExchange != 0 && rf != RenameExchange {
 		return -int(syscall.EINVAL)
 	}
 	exchange := rf&RenameExchange != 0
@@ -699,11 +705,14 @@ func (b *bridge) open(ctx context.Context, name string, flags int, perm uint32, 
 	// stat per open for root, which for a union filesystem is a walk of
 	// every layer.
 	var killPriv bool
-	if flags&oAccMode != 0 && flags&oCreat == 0 {
-		if c, ok := CallerFromContext(ctx); ok && c.Uid == 0 {
+	var before Attr // the file before an unprivileged open(O_TRUNC)
+	c, _ := CallerFromContext(ctx)
+	if flags&oCreat == 0 && (flags&oAccMode != 0 || flags&oTrunc != 0) {
+		if c.Uid == 0 {
 			killPriv = true
 		} else if a, err := b.stat(ctx, name); err == nil {
-			killPriv = killPrivBits(a.Mode) != 0
+			killPriv = a.IsRegular() && a.Mode&privBits != 0
+			before = a
 		}
 	}
 	f, err := b.fsys.Open(ctx, name, flags, perm)
@@ -711,7 +720,15 @@ func (b *bridge) open(ctx context.Context, name string, flags int, perm uint32, 
 		b.attrs.invalidate(name)
 	}
 	if err != nil {
+		if flags&oCreat == 0 && Errno(err) == syscall.ENOENT {
+			return b.vanished(name)
+		}
 		return errc(err)
+	}
+	if flags&oTrunc != 0 && dropOnWrite(c, &before) != 0 {
+		// The kernel's FUSE client leaves out the mode change of a
+		// truncating open when the server truncates in open.
+		b.dropPriv(ctx, c, name)
 	}
 	h := &handle{
 		file:   f,
@@ -735,6 +752,26 @@ func (b *bridge) open(ctx context.Context, name string, flags int, perm uint32, 
 		fi.KeepCache = false
 	}
 	return 0
+}
+
+// vanished answers an open without O_CREAT whose name the filesystem no
+// longer has. Such an open comes for an inode the kernel has just looked
+// up, so the name was unlinked or replaced in between: by another process,
+// behind the mount, or by libfuse itself removing the hidden name of a file
+// unlinked while open when that file's last other handle was released
+// (measured: every ENOENT the SDK gave an open under concurrent
+// create/rename/unlink was for a .fuse_hidden name). On Linux's own
+// filesystems the open still succeeds on the inode the lookup found, and
+// open(O_CREAT) never fails with ENOENT in an existing directory. ESTALE,
+// unlike ENOENT, makes the VFS repeat the whole open once with fresh
+// lookups (do_filp_open, LOOKUP_REVAL), which then creates or opens what
+// the name is now, or fails with ENOENT if it is really gone; libfuse3
+// answers ESTALE for the same reason when it has already dropped the name.
+// The cached attributes of the name are dropped so that the repeated
+// lookup asks the filesystem.
+func (b *bridge) vanished(name string) int {
+	b.attrs.invalidate(name)
+	return -int(syscall.ESTALE)
 }
 
 func (b *bridge) Read(path string, buff []byte, ofst int64, fh uint64) (rc int) {
@@ -808,21 +845,32 @@ func (b *bridge) currentSize(ctx context.Context, h *handle, name string) (int64
 	return a.Size, err
 }
 
-// dropPrivOnWrite clears setuid/setgid after a write by a caller other than
-// root, as the kernel does for its own filesystems.
+// dropPrivOnWrite clears setuid/setgid after the first write by a caller
+// other than root, as the kernel does for its own filesystems.
 func (b *bridge) dropPrivOnWrite(ctx context.Context, h *handle, name string) {
-	if c, ok := CallerFromContext(ctx); ok && c.Uid == 0 {
+	c, _ := CallerFromContext(ctx)
+	if c.Uid == 0 {
 		return
 	}
 	if !h.killPriv.CompareAndSwap(true, false) {
 		return
 	}
+	b.dropPriv(ctx, c, name)
+}
+
+// dropPriv removes the bits a write or truncate by c removes, reading the
+// mode afresh.
+func (b *bridge) dropPriv(ctx context.Context, c Caller, name string) {
 	a, err := b.fsys.Stat(ctx, name)
-	if err != nil || killPrivBits(a.Mode) == 0 {
+	if err != nil {
 		return
 	}
-	if err := b.fsys.Chmod(ctx, name, a.Mode&PermMask&^killPrivBits(a.Mode)); err != nil {
-		b.warn("cannot clear setuid/setgid after write", "name", name, "err", err)
+	bits := dropOnWrite(c, &a)
+	if bits == 0 {
+		return
+	}
+	if err := b.fsys.Chmod(ctx, name, a.Mode&PermMask&^bits); err != nil {
+		b.warn("cannot clear setuid/setgid", "name", name, "err", err)
 	}
 	b.attrs.invalidate(name)
 }
@@ -831,6 +879,17 @@ func (b *bridge) Truncate(path string, size int64, fh uint64) (rc int) {
 	ctx, t := b.begin()
 	defer b.end(OpTruncate, t, path, &rc)
 	name := fsName(path)
+	// truncate(2) and ftruncate(2) drop setuid/setgid like a write. The
+	// kernel sends a mode change with the truncation for what its FUSE
+	// client's older rule covers; setgid without group execute is left to
+	// the server. Root drops nothing and pays nothing here.
+	c, _ := CallerFromContext(ctx)
+	var drop bool
+	if c.Uid != 0 {
+		if a, err := b.stat(ctx, name); err == nil {
+			drop = dropOnWrite(c, &a) != 0
+		}
+	}
 	var err error
 	if h := b.handles.get(fh); fh != noFh && h != nil {
 		err = h.file.Truncate(ctx, size)
@@ -838,6 +897,9 @@ func (b *bridge) Truncate(path string, size int64, fh uint64) (rc int) {
 		err = b.fsys.Truncate(ctx, name, size)
 	}
 	b.attrs.invalidateData(name)
+	if err == nil && drop {
+		b.dropPriv(ctx, c, name)
+	}
 	return errc(err)
 }
 

@@ -10,7 +10,9 @@ import (
 // Names are slash-separated paths relative to the root of the filesystem, in
 // the form io/fs uses: the root is ".", everything else is "a/b/c" with no
 // leading or trailing slash and no "." or ".." elements. The SDK cleans every
-// name before it reaches an implementation.
+// name before it reaches an implementation. Unlike io/fs names, they are
+// bytes rather than UTF-8 text, and may be longer than PATH_MAX: ValidName
+// says which names are well formed.
 //
 // Every method receives the context of the FUSE request. CallerFromContext
 // gives the uid, gid and pid of the process that made the system call. The
@@ -130,6 +132,12 @@ const (
 	RenameNoReplace RenameFlags = 1 << 0
 	// RenameExchange atomically swaps oldname and newname.
 	RenameExchange RenameFlags = 1 << 1
+	// RenameWhiteout leaves a whiteout (a character device 0/0, the marker
+	// of a deleted name in a union filesystem) at oldname, atomically with
+	// the rename. The kernel lets only callers with CAP_MKNOD ask for it and
+	// refuses it with RenameExchange before a filesystem sees it; libfuse2
+	// refuses every flag (EINVAL), so only the libfuse3 build passes it on.
+	RenameWhiteout RenameFlags = 1 << 2
 )
 
 // Symlinker is implemented by filesystems with symbolic links.

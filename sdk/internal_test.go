@@ -1,8 +1,10 @@
 package sdk
 
 import (
+	"bytes"
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -140,11 +142,43 @@ func TestInodeTable(t *testing.T) {
 	assert.NotEqual(t, a, it.get("x"), "a forgotten name gets a new number")
 }
 
-func TestKillPrivBits(t *testing.T) {
-	assert.Equal(t, ModeSetuid, killPrivBits(0o4755&^0o010))
-	assert.Equal(t, ModeSetuid|ModeSetgid, killPrivBits(0o6755))
-	assert.Equal(t, uint32(0), killPrivBits(0o2745&^0o010), "setgid without group exec stays")
-	assert.Equal(t, uint32(0), killPrivBits(0o755))
+func TestDropPrivBits(t *testing.T) {
+	reg := func(mode, gid uint32) *Attr { return &Attr{Mode: TypeRegular | mode, Gid: gid} }
+	stranger := Caller{Uid: 10, Gid: 20}
+	member := Caller{Uid: 10, Gid: 30}
+	root := Caller{}
+	assert.Equal(t, ModeSetuid, dropOnWrite(stranger, reg(0o4755, 30)))
+	assert.Equal(t, ModeSetuid|ModeSetgid, dropOnWrite(member, reg(0o6755, 30)), "group-executable")
+	assert.Equal(t, ModeSetgid, dropOnWrite(stranger, reg(0o2745, 30)), "a stranger to the group")
+	assert.Equal(t, uint32(0), dropOnWrite(member, reg(0o2745, 30)), "setgid without group exec stays for a member")
+	assert.Equal(t, uint32(0), dropOnWrite(root, reg(0o6755, 30)), "root holds CAP_FSETID")
+	assert.Equal(t, uint32(0), dropOnWrite(stranger, reg(0o755, 30)))
+	assert.Equal(t, uint32(0), dropOnWrite(stranger, &Attr{Mode: TypeDir | 0o2775, Gid: 30}), "directories keep setgid")
+
+	assert.Equal(t, ModeSetuid, dropOnChown(root, reg(0o4755, 30)), "chown drops setuid even for root")
+	assert.Equal(t, ModeSetuid|ModeSetgid, dropOnChown(root, reg(0o6755, 30)))
+	assert.Equal(t, uint32(0), dropOnChown(root, reg(0o2745, 30)))
+	assert.Equal(t, ModeSetgid, dropOnChown(stranger, reg(0o2745, 30)))
+}
+
+func TestStatusHasGroup(t *testing.T) {
+	status := []byte("Name:\tsh\nUid:\t10\t10\t10\t10\nGroups:\t4 24 5555 \nNSpid:\t1\n")
+	assert.True(t, statusHasGroup(status, 5555))
+	assert.True(t, statusHasGroup(status, 4))
+	assert.False(t, statusHasGroup(status, 1), "the pid line is not the groups line")
+	assert.False(t, statusHasGroup(status, 55))
+	assert.False(t, statusHasGroup([]byte("Name:\tx\nGroups:\t\n"), 0), "no groups")
+	assert.False(t, statusHasGroup(nil, 0))
+}
+
+func FuzzStatusHasGroup(f *testing.F) {
+	f.Add([]byte("Name:\tsh\nGroups:\t4 24 5555 \nNSpid:\t1\n"), uint32(24))
+	f.Add([]byte("\nGroups:"), uint32(0))
+	f.Fuzz(func(t *testing.T, status []byte, gid uint32) {
+		if statusHasGroup(status, gid) && !bytes.Contains(status, []byte(strconv.FormatUint(uint64(gid), 10))) {
+			t.Fatalf("found %d, which the text does not contain", gid)
+		}
+	})
 }
 
 func TestModeAllows(t *testing.T) {

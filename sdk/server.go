@@ -29,6 +29,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	destroyErr error // guarded by mu: the drain error from Destroy
+	destroyed  bool  // guarded by mu: Destroy ran
 	mountOK    bool  // guarded by mu: what host.Mount returned
 
 	unmountOnce sync.Once
@@ -203,7 +204,7 @@ func (s *Server) start(args []string) error {
 
 func (s *Server) setDestroyErr(err error) {
 	s.mu.Lock()
-	s.destroyErr = err
+	s.destroyErr, s.destroyed = err, true
 	s.mu.Unlock()
 }
 
@@ -243,7 +244,8 @@ func (s *Server) Sync(ctx context.Context) error {
 // keeps trying to unmount until ctx is done; then it detaches the mount
 // lazily and aborts the FUSE connection so that nothing waits on this
 // process any more. It returns once the filesystem has been released, with
-// the drain errors, if any. Calling it again returns the first result.
+// the drain errors, if any, each once: data still lost after the final
+// drain wraps ErrDataLost. Calling it again returns the first result.
 func (s *Server) Unmount(ctx context.Context) error {
 	s.unmountOnce.Do(func() {
 		s.unmountErr = s.unmount(ctx)
@@ -280,7 +282,11 @@ func (s *Server) unmount(ctx context.Context) error {
 		}
 	}
 	s.cancel()
-	return errors.Join(drainErr, detachErr, s.Wait())
+	final := s.Wait()
+	s.mu.Lock()
+	ran := s.destroyed
+	s.mu.Unlock()
+	return errors.Join(finalDrain(drainErr, final, ran), detachErr)
 }
 
 // releaseGrace bounds the wait for the libfuse loop to end after a forced

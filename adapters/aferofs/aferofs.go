@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,11 +42,33 @@ type Options struct {
 	Capacity uint64
 	Files    uint64
 
+	// MaxFileSize is the largest size, in bytes, that a write or a
+	// truncate may give a file. Beyond it they fail with EFBIG ("File too
+	// large"), as at a disk filesystem's limit; a write that crosses it
+	// writes what fits and then reports EFBIG, as write(2) does at
+	// RLIMIT_FSIZE.
+	//
+	// Zero means DefaultMemMaxFileSize for files that afero's MemMapFs
+	// holds (recognised by their handle, *mem.File) and no limit of the
+	// adapter's own for any other file: a disk enforces its own, and the
+	// adapter cannot know what a remote store can hold. Negative means no
+	// limit at all. Set it for any Fs that keeps files in memory, and for
+	// a MemMapFs that a wrapper hides from the adapter (faultfs, say).
+	MaxFileSize int64
+
 	// Attr, if set, is called for every os.FileInfo after the adapter has
 	// filled a from it; it lets a backend's own FileInfo.Sys() value (an
 	// sftp FileStat, say) supply owners and times.
 	Attr func(fi os.FileInfo, a *sdk.Attr)
 }
+
+// DefaultMemMaxFileSize is the size limit of a file that MemMapFs holds when
+// Options.MaxFileSize is zero: 1 GiB. MemMapFs keeps a file as one []byte
+// and grows it by copying: extending a file to N bytes briefly needs about
+// 2N bytes of memory (measured: 525 MB for a 256 MiB hole), so without a
+// limit one truncate(2) to 16 TiB asks the Go runtime for 16 TiB and the
+// process dies ("fatal error: out of memory"), taking every file with it.
+const DefaultMemMaxFileSize = 1 << 30
 
 const (
 	defaultCapacity = 1 << 40
@@ -73,6 +96,10 @@ type FS struct {
 	capacity uint64
 	files    uint64
 	attrHook func(os.FileInfo, *sdk.Attr)
+	// maxSize is Options.MaxFileSize: 0 default, negative none.
+	maxSize int64
+	// nameMax is the longest name component, what StatFS reports.
+	nameMax int
 
 	// hostRoot is the host directory behind root when the Fs is the local
 	// disk, else "". See "The local disk" in the package documentation.
@@ -82,9 +109,23 @@ type FS struct {
 	// mem holds what MemMapFs does not report (owner, atime, ctime).
 	mem memTable
 
-	// renameMu makes the existence check of RenameNoReplace and the rename
-	// that follows one step with respect to other renames through this FS.
-	renameMu sync.Mutex
+	// renameMu orders renames through this FS: plain renames share it;
+	// RenameNoReplace (whose existence check and rename must be one step)
+	// and RenameExchange (three renames through a temporary name) hold it
+	// alone.
+	renameMu sync.RWMutex
+	// exchangeGen is odd while an exchange runs (one of its names briefly
+	// missing) and changes at its start and end: a lookup that finds
+	// nothing while it is odd or changing looks again under renameMu (see
+	// lstatName).
+	exchangeGen atomic.Uint64
+	// exchangeSeq numbers temporary names; guarded by renameMu (held alone).
+	exchangeSeq uint64
+
+	// linkMu makes a change to the subdirectories of a MemMapFs directory
+	// and the matching change of its link count one step (see
+	// countSubdirs). Order: renameMu, then linkMu, then mem.mu.
+	linkMu sync.Mutex
 }
 
 var (
@@ -126,6 +167,7 @@ func NewWithOptions(fsys afero.Fs, opts *Options) (*FS, error) {
 		capacity: o.Capacity,
 		files:    o.Files,
 		attrHook: o.Attr,
+		maxSize:  o.MaxFileSize,
 	}
 	if o.Uid != nil {
 		f.uid = *o.Uid
@@ -150,6 +192,13 @@ func NewWithOptions(fsys afero.Fs, opts *Options) (*FS, error) {
 		f.ioFS = true
 	}
 	f.hostRoot = findHostRoot(fsys, f.root)
+	f.nameMax = nameMax
+	if f.hostRoot != "" {
+		if st, err := hostStatFS(f.hostRoot); err == nil && st.NameMax > 0 && st.NameMax < nameMax {
+			// The disk's own limit is lower: say what it says, before it.
+			f.nameMax = int(st.NameMax)
+		}
+	}
 	return f, nil
 }
 
@@ -267,18 +316,63 @@ func (f *FS) lstat(p string) (os.FileInfo, error) {
 	return f.fs.Stat(p)
 }
 
+// checkName fails with ENAMETOOLONG when a component of name is longer than
+// f.nameMax, as a kernel filesystem does at lookup. MemMapFs and most other
+// backends would accept any length, so a name no lookup can find would be
+// created. Every name the adapter is given passes through here (Stat,
+// statAttr, ReadDir); a name no longer than the limit, almost every name,
+// costs one comparison.
+func (f *FS) checkName(op, name string) error {
+	if len(name) <= f.nameMax {
+		return nil
+	}
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '/' {
+			if i-start > f.nameMax {
+				return pathErr(op, name, syscall.ENAMETOOLONG)
+			}
+			start = i + 1
+		}
+	}
+	return nil
+}
+
 // Stat implements sdk.FileSystem.
 func (f *FS) Stat(ctx context.Context, name string) (sdk.Attr, error) {
-	fi, err := f.lstat(f.apath(name))
+	if err := f.checkName("stat", name); err != nil {
+		return sdk.Attr{}, err
+	}
+	fi, err := f.lstatName(name)
 	if err != nil {
 		return sdk.Attr{}, err
 	}
 	return f.attr(fi), nil
 }
 
+// lstatName is lstat of an SDK name that never misses a name an exchange
+// has moved away for a moment: when nothing is found while an exchange ran,
+// it looks again holding renameMu, which no exchange holds then. Unless a
+// lookup fails, this costs two atomic loads. Callers that hold renameMu
+// see no exchange running and never take it again.
+func (f *FS) lstatName(name string) (os.FileInfo, error) {
+	p := f.apath(name)
+	gen := f.exchangeGen.Load()
+	fi, err := f.lstat(p)
+	if err != nil && (gen&1 != 0 || f.exchangeGen.Load() != gen) && isNotExist(err) {
+		f.renameMu.RLock()
+		fi, err = f.lstat(p)
+		f.renameMu.RUnlock()
+	}
+	return fi, err
+}
+
 // statAttr is Stat for internal callers that also want to know existence.
 func (f *FS) statAttr(name string) (sdk.Attr, os.FileInfo, error) {
-	fi, err := f.lstat(f.apath(name))
+	if err := f.checkName("stat", name); err != nil {
+		return sdk.Attr{}, nil, err
+	}
+	fi, err := f.lstatName(name)
 	if err != nil {
 		return sdk.Attr{}, nil, err
 	}
@@ -321,6 +415,9 @@ func isNotExist(err error) bool {
 
 // ReadDir implements sdk.FileSystem.
 func (f *FS) ReadDir(ctx context.Context, name string) ([]sdk.DirEntry, error) {
+	if err := f.checkName("readdir", name); err != nil {
+		return nil, err
+	}
 	// CopyOnWriteFs merges directories only through Open, not OpenFile.
 	d, err := f.fs.Open(f.apath(name))
 	if err != nil {
@@ -366,11 +463,20 @@ func (f *FS) Mkdir(ctx context.Context, name string, perm uint32) error {
 		want |= sdk.ModeSetgid
 	}
 	p := f.apath(name)
+	unlock := f.lockLinks()
 	if err := f.fs.Mkdir(p, sdk.UnixToFileMode(want)); err != nil {
+		unlock()
 		return err
 	}
+	f.newDirCounted(name)
+	f.addSubdirs(parentName(name), 1)
+	unlock()
 	if err := f.finishCreate(ctx, name, pa, want, false); err != nil {
-		_ = f.fs.Remove(p)
+		unlock := f.lockLinks()
+		if f.fs.Remove(p) == nil {
+			f.addSubdirs(parentName(name), -1)
+		}
+		unlock()
 		return err
 	}
 	f.dirChanged(name)
@@ -473,7 +579,13 @@ func (f *FS) Rmdir(ctx context.Context, name string) error {
 	} else if !empty {
 		return pathErr("rmdir", name, sdk.ErrNotEmpty)
 	}
-	if err := f.fs.Remove(f.apath(name)); err != nil {
+	unlock := f.lockLinks()
+	err = f.fs.Remove(f.apath(name))
+	if err == nil {
+		f.addSubdirs(parentName(name), -1)
+	}
+	unlock()
+	if err != nil {
 		return err
 	}
 	f.dirChanged(name)
@@ -495,11 +607,8 @@ func (f *FS) isEmptyDir(name string) (bool, error) {
 
 // Rename implements sdk.FileSystem.
 func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.RenameFlags) error {
-	if flags&sdk.RenameExchange != 0 {
-		return fmt.Errorf("aferofs: rename %s %s: RENAME_EXCHANGE is not supported: %w", oldname, newname, syscall.EINVAL)
-	}
-	if flags&^sdk.RenameNoReplace != 0 {
-		return fmt.Errorf("aferofs: rename %s %s: unknown flags %#x: %w", oldname, newname, uint32(flags), syscall.EINVAL)
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 || flags == sdk.RenameNoReplace|sdk.RenameExchange {
+		return fmt.Errorf("aferofs: rename %s %s: flags %#x: %w", oldname, newname, uint32(flags), syscall.EINVAL)
 	}
 	if f.readOnly {
 		return errReadOnly("rename", oldname)
@@ -507,9 +616,15 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	if oldname == "." || newname == "." {
 		return pathErr("rename", oldname, syscall.EBUSY)
 	}
+	if flags&sdk.RenameExchange != 0 {
+		return f.exchange(oldname, newname)
+	}
 	if flags&sdk.RenameNoReplace != 0 {
 		f.renameMu.Lock()
 		defer f.renameMu.Unlock()
+	} else {
+		f.renameMu.RLock()
+		defer f.renameMu.RUnlock()
 	}
 	oa, _, err := f.statAttr(oldname)
 	if err != nil {
@@ -548,14 +663,7 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 			}
 		}
 	}
-	if exists && na.IsDir() {
-		// os.Rename refuses to replace even an empty directory, so this
-		// case is two steps (documented).
-		if err := f.fs.Remove(f.apath(newname)); err != nil {
-			return err
-		}
-	}
-	if err := f.fs.Rename(f.apath(oldname), f.apath(newname)); err != nil {
+	if err := f.moveEntry(oldname, newname, oa.IsDir(), exists && na.IsDir()); err != nil {
 		return err
 	}
 	f.touchCtime(newname)
@@ -563,6 +671,29 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	if parentName(newname) != parentName(oldname) {
 		f.dirChanged(newname)
 	}
+	return nil
+}
+
+// moveEntry renames oldname to newname, first removing newname when it is a
+// directory (replacesDir), and keeps the parents' link counts.
+func (f *FS) moveEntry(oldname, newname string, isDir, replacesDir bool) error {
+	if !isDir {
+		return f.fs.Rename(f.apath(oldname), f.apath(newname))
+	}
+	defer f.lockLinks()()
+	if replacesDir {
+		// os.Rename refuses to replace even an empty directory, so this
+		// case is two steps (documented).
+		if err := f.fs.Remove(f.apath(newname)); err != nil {
+			return err
+		}
+		f.addSubdirs(parentName(newname), -1)
+	}
+	if err := f.fs.Rename(f.apath(oldname), f.apath(newname)); err != nil {
+		return err
+	}
+	f.addSubdirs(parentName(oldname), -1)
+	f.addSubdirs(parentName(newname), 1)
 	return nil
 }
 
@@ -604,11 +735,14 @@ func (f *FS) Truncate(ctx context.Context, name string, size int64) error {
 	if !before.IsRegular() {
 		return pathErr("truncate", name, syscall.EINVAL)
 	}
+	if f.maxSize > 0 && size > f.maxSize {
+		return pathErr("truncate", name, syscall.EFBIG)
+	}
 	af, err := f.fs.OpenFile(f.apath(name), os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	err = af.Truncate(size)
+	err = f.truncateFile(af, name, size)
 	if cerr := af.Close(); err == nil {
 		err = cerr
 	}
@@ -750,7 +884,7 @@ func (f *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 		BlocksAvail: free,
 		Files:       f.files,
 		FilesFree:   files,
-		NameMax:     nameMax,
+		NameMax:     uint64(f.nameMax),
 	}, nil
 }
 
@@ -758,6 +892,9 @@ func (f *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 func (f *FS) Symlink(ctx context.Context, target, newname string) error {
 	if f.readOnly {
 		return errReadOnly("symlink", newname)
+	}
+	if err := f.checkName("symlink", newname); err != nil {
+		return err
 	}
 	if !f.SupportsSymlinks() {
 		return &os.LinkError{Op: "symlink", Old: target, New: newname, Err: fmt.Errorf("%s has no symbolic links: %w", f.fs.Name(), sdk.ErrNotSupported)}

@@ -51,7 +51,15 @@ func (f *FS) attr(fi os.FileInfo) sdk.Attr {
 	default:
 		if !statT(fi, &a) {
 			if fd := memData(fi); fd != nil {
-				f.mem.fill(fd, &a)
+				subdirs, counted := f.mem.fill(fd, &a)
+				if a.IsDir() && !f.cow {
+					if !counted {
+						subdirs, counted = f.countSubdirs(fd)
+					}
+					if counted {
+						a.Nlink = 2 + subdirs
+					}
+				}
 			}
 		}
 	}
@@ -90,6 +98,10 @@ type memMeta struct {
 	owned    bool      // uid and gid were set; otherwise report the FS default
 	atime    time.Time // zero: report the modification time
 	ctime    time.Time // last metadata change; ctime is reported as max(ctime, mtime)
+	// subdirs is the number of subdirectories of a directory, valid when
+	// counted. Both change only under FS.linkMu.
+	subdirs uint32
+	counted bool
 }
 
 // memTable maps MemMapFs nodes to their memMeta. Keys are weak pointers so
@@ -100,7 +112,9 @@ type memTable struct {
 	m  map[weak.Pointer[mem.FileData]]*memMeta
 }
 
-func (t *memTable) fill(fd *mem.FileData, a *sdk.Attr) {
+// fill copies what the table knows of fd into a, and returns fd's
+// subdirectory count if it has one.
+func (t *memTable) fill(fd *mem.FileData, a *sdk.Attr) (subdirs uint32, counted bool) {
 	t.mu.Lock()
 	m, ok := t.m[weak.Make(fd)]
 	var meta memMeta
@@ -109,7 +123,7 @@ func (t *memTable) fill(fd *mem.FileData, a *sdk.Attr) {
 	}
 	t.mu.Unlock()
 	if !ok {
-		return
+		return 0, false
 	}
 	if meta.owned {
 		a.Uid, a.Gid = meta.uid, meta.gid
@@ -119,6 +133,101 @@ func (t *memTable) fill(fd *mem.FileData, a *sdk.Attr) {
 	}
 	if meta.ctime.After(a.Ctime) {
 		a.Ctime = meta.ctime
+	}
+	return meta.subdirs, meta.counted
+}
+
+// subdirCount returns fd's subdirectory count if it has one.
+func (t *memTable) subdirCount(fd *mem.FileData) (uint32, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if m, ok := t.m[weak.Make(fd)]; ok && m.counted {
+		return m.subdirs, true
+	}
+	return 0, false
+}
+
+// A directory's link count is 2 plus its subdirectories. MemMapFs reports
+// none, and counting on every stat would list the directory each time:
+// under libfuse3 (no attribute cache) every path lookup stats each
+// directory on the way, so creating n subdirectories would cost O(n²).
+// Instead the count is kept in the side table: a directory made by Mkdir
+// starts at 0, Mkdir, Rmdir and Rename adjust the parent's count, and a
+// directory the adapter has not seen made (it existed before, or was made
+// behind the mount) is listed once, at its first stat. FS.linkMu makes that
+// listing and every adjustment, together with the change it stands for, one
+// step; MemMapFs serialises Mkdir, Remove and Rename under one lock of its
+// own anyway. A change made behind the mount is not seen.
+
+// countSubdirs lists a MemMapFs directory the table has no count for.
+func (f *FS) countSubdirs(fd *mem.FileData) (uint32, bool) {
+	f.linkMu.Lock()
+	defer f.linkMu.Unlock()
+	if n, ok := f.mem.subdirCount(fd); ok {
+		return n, true
+	}
+	infos, err := mem.NewReadOnlyFileHandle(fd).Readdir(-1)
+	if err != nil {
+		return 0, false
+	}
+	var n uint32
+	for _, fi := range infos {
+		if fi.IsDir() {
+			n++
+		}
+	}
+	f.mem.update(fd, func(m *memMeta) { m.subdirs, m.counted = n, true })
+	return n, true
+}
+
+// countsSubdirs reports whether directory link counts are kept: for
+// MemMapFs nodes, but not under a CopyOnWriteFs, whose directories merge two
+// layers that the count of one node does not see.
+func (f *FS) countsSubdirs() bool {
+	return f.hostRoot == "" && !f.cow
+}
+
+// lockLinks takes linkMu when link counts are kept, for a change to the set
+// of subdirectories, and returns its unlock.
+func (f *FS) lockLinks() func() {
+	if !f.countsSubdirs() {
+		return func() {}
+	}
+	f.linkMu.Lock()
+	return f.linkMu.Unlock
+}
+
+// addSubdirs adds delta to the subdirectory count of dir, if it has one.
+// linkMu is held.
+func (f *FS) addSubdirs(dir string, delta int) {
+	if delta == 0 || !f.countsSubdirs() {
+		return
+	}
+	fi, err := f.lstat(f.apath(dir))
+	if err != nil {
+		return
+	}
+	if fd := memData(fi); fd != nil {
+		f.mem.update(fd, func(m *memMeta) {
+			if m.counted {
+				m.subdirs = uint32(int(m.subdirs) + delta)
+			}
+		})
+	}
+}
+
+// newDirCounted records that the directory name, just made, has no
+// subdirectories. linkMu is held.
+func (f *FS) newDirCounted(name string) {
+	if !f.countsSubdirs() {
+		return
+	}
+	fi, err := f.lstat(f.apath(name))
+	if err != nil {
+		return
+	}
+	if fd := memData(fi); fd != nil {
+		f.mem.update(fd, func(m *memMeta) { m.subdirs, m.counted = 0, true })
 	}
 }
 

@@ -16,10 +16,23 @@
 // directories and rmdir refuses non-empty ones (MemMapFs removes either),
 // rename checks the file-over-directory rules. These checks and the call that
 // follows are two steps: a change made behind the mount between them (by
-// another process using the same afero.Fs) can slip through. Renames with
-// RenameNoReplace are serialised among themselves by a per-FS mutex, so the
-// existence check is atomic against other renames through this FS only.
-// RenameExchange is not offered (EINVAL).
+// another process using the same afero.Fs) can slip through. A rename with
+// RenameNoReplace holds a per-FS lock that excludes every other rename
+// through this FS, so its existence check is atomic against those only.
+//
+// RenameExchange (renameat2's RENAME_EXCHANGE, which reaches a filesystem
+// only in the libfuse3 build) swaps two existing names of any types. On the
+// local disk it is renameat2 itself, atomic for everyone. On any other Fs it
+// is three renames through a temporary name (".fusekit-exchange-N") in the
+// first name's directory, under the same lock, and the steps made are undone
+// if one fails. It is atomic only for callers through this FS: other renames
+// wait for it and a lookup that misses either name meanwhile waits and looks
+// again, but a directory listing made during it may show the temporary
+// name, and anyone using the afero.Fs behind the mount sees every step.
+//
+// A name component longer than NAME_MAX (255 bytes, or the local disk's lower
+// limit: what StatFS reports) fails with ENAMETOOLONG in every operation,
+// lookups included, as on tmpfs; MemMapFs itself would store it.
 //
 // New files and directories get exactly the requested permission bits: the
 // adapter creates with O_EXCL to learn whether it created the file and then
@@ -38,6 +51,14 @@
 //     a weak pointer to the file's data, so they follow renames and vanish
 //     with the file;
 //   - anything else: Options.Attr may fill in what Sys() carries.
+//
+// A MemMapFs directory's link count is 2 plus its subdirectories, as on a
+// kernel filesystem. The adapter keeps the count in the same side table,
+// adjusted by its own Mkdir, Rmdir and Rename, and lists a directory only
+// once, at the first stat of one it did not create (10,000 mkdirs through a
+// mount took 1.62 s before and 1.64 s after). A change made behind the mount
+// is not counted, and under a CopyOnWriteFs, whose directories merge two
+// layers, directories report 2.
 //
 // What nothing reports defaults to: owner Options.Uid/Gid (the process's
 // effective ids unless set: the mount's owner), Nlink 1 (2 for directories),
@@ -90,6 +111,18 @@
 // (afero has no direct I/O). A write-only open asks the Fs for read-write
 // access first, so that the SDK can read through a write-only handle, and
 // falls back to write-only when the Fs refuses.
+//
+// # File sizes
+//
+// A write or truncate that would make a file larger than Options.MaxFileSize
+// fails with EFBIG ("File too large"); a write that crosses the limit writes
+// what fits first, so write(2) returns a short count and the next write
+// EFBIG. By default only files that afero's MemMapFs holds are limited, to
+// DefaultMemMaxFileSize (1 GiB): MemMapFs keeps a file as one []byte, so a
+// hole costs its full size in memory, and without a limit one
+// `truncate -s 16T` made the process ask for 16 TiB and die with every file
+// in it. Files on the local disk keep the disk's own limit and sparse holes.
+// A negative size is EINVAL, as is a write whose end overflows an int64.
 //
 // afero files are not all safe for concurrent use: MemMapFs implements ReadAt
 // and WriteAt by moving the handle's one shared offset, zipfs fills a buffer

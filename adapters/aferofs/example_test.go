@@ -62,3 +62,39 @@ func ExampleToAfero() {
 	// via the SDK
 	// stat /a/missing: no such file or directory
 }
+
+// Options.MaxFileSize bounds what one write or truncate may make a file
+// cost; beyond it the caller gets EFBIG ("File too large").
+func ExampleOptions_maxFileSize() {
+	fsys, err := aferofs.NewWithOptions(afero.NewMemMapFs(), &aferofs.Options{MaxFileSize: 1 << 20})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	f, _ := fsys.Open(ctx, "f", syscall.O_CREAT|syscall.O_RDWR, 0o644)
+	defer f.Close()
+
+	fmt.Println(sdk.Errno(f.Truncate(ctx, 16<<40)))
+	n, err := f.WriteAt(ctx, []byte("abcd"), 1<<20-2)
+	fmt.Println(n, sdk.Errno(err))
+	// Output:
+	// file too large
+	// 2 file too large
+}
+
+// RenameExchange swaps two names, here a file and a directory.
+func ExampleFS_Rename_exchange() {
+	mem := afero.NewMemMapFs()
+	_ = afero.WriteFile(mem, "/a", []byte("file"), 0o644)
+	_ = mem.MkdirAll("/b/inside", 0o755)
+	fsys := aferofs.New(mem)
+
+	err := fsys.Rename(context.Background(), "a", "b", sdk.RenameExchange)
+	fmt.Println(err)
+	data, _ := afero.ReadFile(mem, "/b")
+	ok, _ := afero.DirExists(mem, "/a/inside")
+	fmt.Println(string(data), ok)
+	// Output:
+	// <nil>
+	// file true
+}

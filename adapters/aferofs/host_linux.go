@@ -97,3 +97,11 @@ func fdatasync(f *os.File) error {
 	}
 	return nil
 }
+
+// hostExchange swaps two host paths atomically.
+func hostExchange(a, b string) error {
+	if err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE); err != nil {
+		return &os.LinkError{Op: "renameat2", Old: a, New: b, Err: err}
+	}
+	return nil
+}

@@ -37,3 +37,5 @@ func lutimes(hostPath string, _, _ time.Time) error {
 func hostStatFS(string) (sdk.StatFS, error) { return sdk.StatFS{}, errors.ErrUnsupported }
 
 func fdatasync(f *os.File) error { return f.Sync() }
+
+func hostExchange(string, string) error { return errors.ErrUnsupported }

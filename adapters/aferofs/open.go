@@ -17,6 +17,19 @@ const createRetries = 3
 
 // Open implements sdk.FileSystem.
 func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	gen := f.exchangeGen.Load()
+	h, err := f.open(ctx, name, flags, perm)
+	if err != nil && (gen&1 != 0 || f.exchangeGen.Load() != gen) && isNotExist(err) {
+		// An exchange may have moved the name away between the lookup
+		// and the open: try again where no exchange runs.
+		f.renameMu.RLock()
+		defer f.renameMu.RUnlock()
+		return f.open(ctx, name, flags, perm)
+	}
+	return h, err
+}
+
+func (f *FS) open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
 	write := flags&lxAccMode != 0
 	creat := flags&lxCreat != 0
 	excl := flags&lxExcl != 0

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io/fs"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -30,10 +29,15 @@ var direntBufs = sync.Pool{New: func() any {
 // here already. Entries whose type the backing filesystem does not report
 // (DT_UNKNOWN) are stat'ed for it.
 func (f *FS) ReadDir(_ context.Context, name string) ([]sdk.DirEntry, error) {
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return nil, pathErr("readdir", name, unix.EINVAL)
 	}
-	fd, err := openat2(f.root(), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	s, err := start(f.root(), name)
+	if err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	fd, err := openat2(s.fd, s.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	s.close()
 	if err != nil {
 		return nil, pathErr("readdir", name, err)
 	}

@@ -10,6 +10,16 @@
 // fchmodat2, readlinkat) get the parent directory resolved that way and act on
 // the final component without following it. Names directly below the root
 // need no extra open at all; deeper names cost one openat2 of the parent.
+//
+// Names may be longer than PATH_MAX, as the kernel allows below a
+// mountpoint, though no single system call takes such a path: they are
+// resolved in pieces shorter than PATH_MAX, each with openat2 beneath the
+// directory the previous piece opened, which adds one openat2 per piece.
+// Confinement holds piece by piece, and is stricter there: a symbolic link
+// met inside a piece may not climb above the directory the piece starts at
+// (EXDEV). The kernel resolves symbolic links on a FUSE mount itself, so
+// this only matters when the tree changes behind the mount. Names need not
+// be UTF-8: like Linux, the passthrough takes any bytes but NUL and '/'.
 // Nothing is cached, so changes made to the directory behind the mount are
 // seen at once.
 //

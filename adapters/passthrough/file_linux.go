@@ -45,7 +45,7 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	if flags&unix.O_ACCMODE == unix.O_ACCMODE {
 		return nil, pathErr("open", name, fmt.Errorf("access mode O_ACCMODE: %w", unix.EINVAL))
 	}
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return nil, pathErr("open", name, unix.EINVAL)
 	}
 	backing := flags&passedOpenFlags | unix.O_NOFOLLOW | unix.O_NOCTTY
@@ -54,7 +54,11 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	if flags&unix.O_CREAT != 0 {
 		fd, err = f.create(ctx, name, backing, perm)
 	} else {
-		fd, err = openUpgraded(f.root(), name, backing, 0)
+		var s dirRef
+		if s, err = start(f.root(), name); err == nil {
+			fd, err = openUpgraded(s.fd, s.base, backing, 0)
+			s.close()
+		}
 	}
 	if err != nil {
 		return nil, pathErr("open", name, err)

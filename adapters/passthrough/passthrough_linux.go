@@ -140,8 +140,10 @@ func openat2(dirfd int, name string, flags int, mode uint32) (int, error) {
 	return -1, err
 }
 
-// dirRef is the directory holding a name, open as fd, and the name's last
-// component. The root itself is dirRef{root, "."}.
+// dirRef is a directory open as fd and a name beneath it: for parent, the
+// directory holding a name and the name's last component (the root itself
+// is dirRef{root, "."}); for start, the directory a name's resolution
+// begins at and the rest of the name.
 type dirRef struct {
 	fd   int
 	base string
@@ -155,21 +157,64 @@ func (d dirRef) close() {
 }
 
 // parent resolves the directory that holds name. Names directly below the
-// root cost nothing; deeper ones one openat2.
+// root cost nothing; deeper ones one openat2 (more only for a directory
+// path of PATH_MAX bytes or more, see start).
 func (f *FS) parent(name string) (dirRef, error) {
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return dirRef{}, unix.EINVAL
 	}
-	root := f.root()
 	i := strings.LastIndexByte(name, '/')
 	if i < 0 {
-		return dirRef{fd: root, base: name}, nil
+		return dirRef{fd: f.root(), base: name}, nil
 	}
-	fd, err := openat2(root, name[:i], unix.O_PATH|unix.O_DIRECTORY, 0)
+	s, err := start(f.root(), name[:i])
+	if err != nil {
+		return dirRef{}, err
+	}
+	fd, err := openat2(s.fd, s.base, unix.O_PATH|unix.O_DIRECTORY, 0)
+	s.close()
 	if err != nil {
 		return dirRef{}, err
 	}
 	return dirRef{fd: fd, base: name[i+1:], own: true}, nil
+}
+
+// start returns where the resolution of name, a valid name, begins: the
+// root and name itself for every name shorter than PATH_MAX, at no cost.
+// No system call takes a path of PATH_MAX bytes or more (ENAMETOOLONG),
+// yet the kernel builds such paths below a mountpoint, one lookup at a
+// time, and libfuse hands them over whole; for those, start opens the
+// directories down the name in pieces shorter than PATH_MAX, each
+// resolved with openat2 beneath the directory the previous piece opened,
+// until the rest fits in one call.
+func start(root int, name string) (d dirRef, err error) {
+	d = dirRef{fd: root, base: name}
+	if len(name) >= unix.PathMax {
+		err = descend(&d)
+	}
+	return d, err
+}
+
+// descend is start's slow path, kept out of it so that start stays small
+// enough to inline. On error d is closed and zero.
+func descend(d *dirRef) error {
+	for len(d.base) >= unix.PathMax {
+		i := strings.LastIndexByte(d.base[:unix.PathMax], '/')
+		if i <= 0 {
+			// An element of PATH_MAX bytes: no system call can take it.
+			d.close()
+			*d = dirRef{}
+			return unix.ENAMETOOLONG
+		}
+		fd, err := openat2(d.fd, d.base[:i], unix.O_PATH|unix.O_DIRECTORY, 0)
+		d.close()
+		if err != nil {
+			*d = dirRef{}
+			return err
+		}
+		*d = dirRef{fd: fd, base: d.base[i+1:], own: true}
+	}
+	return nil
 }
 
 // Stat returns the attributes of name without following a final symbolic
@@ -361,10 +406,14 @@ func (f *FS) unlink(op, name string, flags int) error {
 }
 
 // Rename renames oldname to newname with renameat2(2), passing
-// sdk.RenameNoReplace and sdk.RenameExchange on as RENAME_NOREPLACE and
-// RENAME_EXCHANGE.
+// sdk.RenameNoReplace, sdk.RenameExchange and sdk.RenameWhiteout on as
+// RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT (which needs
+// CAP_MKNOD in the daemon, and a backing filesystem that supports it:
+// ext4, xfs, btrfs, tmpfs do). Through a mount, only the libfuse3 build
+// delivers any flag: libfuse2 refuses them all with EINVAL before the
+// filesystem is asked.
 func (f *FS) Rename(_ context.Context, oldname, newname string, flags sdk.RenameFlags) error {
-	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 {
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange|sdk.RenameWhiteout) != 0 {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: fmt.Errorf("unknown rename flags %#x: %w", uint32(flags), unix.EINVAL)}
 	}
 	err := f.twoNames(oldname, newname, func(od, nd dirRef) error {
@@ -426,10 +475,15 @@ func (f *FS) Readlink(_ context.Context, name string) (string, error) {
 // read or write open (and so has no side effect on FIFOs or devices, which
 // get EINVAL as from truncate(2)).
 func (f *FS) Truncate(_ context.Context, name string, size int64) error {
-	if !fs.ValidPath(name) {
+	if !sdk.ValidName(name) {
 		return pathErr("truncate", name, unix.EINVAL)
 	}
-	fd, err := openat2(f.root(), name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	s, err := start(f.root(), name)
+	if err != nil {
+		return pathErr("truncate", name, err)
+	}
+	fd, err := openat2(s.fd, s.base, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	s.close()
 	if err != nil {
 		return pathErr("truncate", name, err)
 	}

@@ -17,6 +17,11 @@
 // store and fails if it could not be written; at exit the program reports
 // any data that never made it and exits non-zero.
 //
+// With -daemon the command returns once the mount is live and the server
+// runs detached, logging to syslog or to -log FILE; unmount it to end it.
+// -clear-stale unmounts a stale FUSE mount (its server died) at the
+// mountpoint first.
+//
 // Run memfs -h for the flags.
 package main
 
@@ -66,6 +71,10 @@ type config struct {
 	latency        time.Duration
 	writeback      bool
 	writebackDirty cli.ByteSize
+	maxFileSize    cli.ByteSize
+	clearStale     bool
+	daemon         bool
+	logFile        string
 }
 
 // newStore makes the in-memory store that is served. Tests replace it to
@@ -108,7 +117,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.DurationVar(&c.unmountTimeout, "unmount-timeout", 10*time.Second, "how long to wait for open files at exit before detaching the mount, and then for buffered data to be written back")
 	fl.DurationVar(&c.latency, "latency", 0, "delay every call to the in-memory store by this much, like a remote store (e.g. 1ms)")
 	fl.BoolVar(&c.writeback, "writeback", false, "buffer writes in memory and send them to the store in large chunks (sdk/writeback); close(2) still waits for them")
+	c.maxFileSize = aferofs.DefaultMemMaxFileSize
+	fl.Var(&c.maxFileSize, "max-file-size", "the largest file, e.g. 64M or 4G; a write or truncate beyond it fails with EFBIG (a file this size can briefly need twice its size in memory)")
 	fl.Var(&c.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
+	fl.BoolVar(&c.clearStale, "clear-stale", false, "unmount a stale FUSE mount (its server died) found at MOUNTPOINT first")
+	fl.BoolVar(&c.daemon, "daemon", false, "detach once the mount is live, as libfuse programs without -f do; the command exits 0 only then")
+	fl.StringVar(&c.logFile, "log", "", "with -daemon: the daemon's log file (default: syslog)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -138,6 +152,13 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.writebackDirty != 0 && !c.writeback {
 		return nil, errors.New("-writeback-dirty needs -writeback")
+	}
+	if c.logFile != "" && !c.daemon {
+		return nil, errors.New("-log needs -daemon")
+	}
+	if cli.Stale(c.mountpoint) {
+		// sdk.Mount reports it or clears it (-clear-stale).
+		return c, nil
 	}
 	fi, err := os.Stat(c.mountpoint)
 	switch {
@@ -170,8 +191,9 @@ func (c *config) options(stderr io.Writer) *sdk.Options {
 		// a round trip per write that the store alone does not cost. The
 		// SDK also finds out at mount (ListXattr of the root fails); this
 		// says it outright.
-		NoXattrs: true,
-		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		NoXattrs:   true,
+		ClearStale: c.clearStale,
+		Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 
@@ -182,13 +204,33 @@ func (c *config) filesystem(store afero.Fs) (fsys sdk.FileSystem, wb *writeback.
 	if c.latency > 0 {
 		store = faultfs.New(store, faultfs.Config{Latency: c.latency})
 	}
-	return cli.Writeback(aferofs.New(store), c.writeback, c.writebackDirty)
+	// The limit is passed even at its default: the -latency wrapper hides
+	// MemMapFs's files, which aferofs limits by default only when it sees them.
+	served, err := aferofs.NewWithOptions(store, &aferofs.Options{MaxFileSize: int64(c.maxFileSize)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cli.Writeback(served, c.writeback, c.writebackDirty)
 }
 
 // run is the whole program: it mounts, waits for a signal on stop (or for
 // the mount to go away by other means) and unmounts. It returns the exit
 // code.
 func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	// The re-executed daemon (-daemon, see cli.Detach) reports everything
+	// up to the mount to the waiting parent.
+	daemon := cli.StartDaemon()
+	if daemon != nil {
+		stdout, stderr = daemon.Stdout(), daemon.Stderr()
+	}
+	code := runAs(daemon, args, stdout, stderr, stop)
+	if daemon != nil {
+		daemon.Exit(code)
+	}
+	return code
+}
+
+func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	c, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -197,6 +239,11 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "memfs: %v\nRun memfs -h for help.\n", err)
 		return exitUsage
 	}
+	if daemon != nil {
+		daemon.OpenLog("memfs", c.logFile)
+	} else if c.daemon {
+		return cli.Detach("memfs", args, c.logFile, stderr, stop)
+	}
 	fsys, wb, err := c.filesystem(newStore())
 	if err != nil {
 		fmt.Fprintf(stderr, "memfs: %v\n", err)
@@ -204,13 +251,16 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	}
 	srv, err := sdk.Mount(fsys, c.mountpoint, c.options(stderr))
 	if err != nil {
-		fmt.Fprintf(stderr, "memfs: %v\n", err)
+		fmt.Fprintf(stderr, "memfs: %v\n", cli.MountFailed(c.mountpoint, err))
 		if wb != nil {
 			wb.Close(context.Background()) // nothing was written; this stops its goroutines
 		}
 		return exitError
 	}
 	fmt.Fprintf(stdout, "memfs: mounted on %s (%s build%s); Ctrl-C to unmount\n", srv.Dir(), sdk.Build, c.describe())
+	if daemon != nil {
+		daemon.Ready()
+	}
 
 	select {
 	case sig := <-stop:
@@ -227,8 +277,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		err = srv.Wait()
 	}
 	if err != nil {
-		// With -writeback this includes every write-back error since the
-		// start, even those close(2) already reported.
+		// With -writeback this is data still not on the backend after the
+		// final drain (errors.Is(err, sdk.ErrDataLost)) and failures no
+		// application was told of; a failure close(2) or fsync(2) already
+		// returned and that was repaired since is not repeated.
 		fmt.Fprintf(stderr, "memfs: unmount: %v\n", err)
 		code = exitError
 	}

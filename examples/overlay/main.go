@@ -26,10 +26,11 @@
 // mountpoint, a lower that is the upper, an upper inside a lower (or the
 // reverse), a workdir inside the upper. Symbolic links are resolved first.
 //
-// The workdir is checked but not yet used: fusekit prepares copy-ups in
-// UPPER/.fusekit-work (hidden from the mount), because the rename that puts
-// a finished copy in place must stay within the upper directory's
-// filesystem.
+// Copy-ups and new whiteouts are staged in WORKDIR/work and renamed into the
+// upper, so the upper holds only the layer's own content; the workdir must be
+// on the upper's filesystem, as the kernel requires. Without a workdir they
+// are staged in UPPER/.fusekit-work, which the mount hides but the upper
+// keeps.
 package main
 
 import (
@@ -85,7 +86,7 @@ func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-c
 	if daemon != nil {
 		daemon.OpenLog("overlay", c.logFile)
 	} else if !c.foreground {
-		return cli.Detach("overlay", c.logFile, stderr, stop)
+		return cli.Detach("overlay", args, c.logFile, stderr, stop)
 	}
 	var logger *slog.Logger
 	if c.debug {

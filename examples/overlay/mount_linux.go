@@ -70,7 +70,11 @@ func (m *mounted) mount(logger *slog.Logger) (*sdk.Server, error) {
 	if m.ov, err = overlay.New(cfg); err != nil {
 		return nil, err
 	}
-	return sdk.Mount(m.ov, c.mountpoint, c.options(cfg.Upper == nil, logger))
+	var fsys sdk.FileSystem = m.ov
+	if len(c.uids) > 0 || len(c.gids) > 0 {
+		fsys = &idMapFS{FS: m.ov, uids: c.uids, gids: c.gids}
+	}
+	return sdk.Mount(fsys, c.mountpoint, c.options(cfg.Upper == nil, logger))
 }
 
 // options turns the command line into mount options.

@@ -34,6 +34,8 @@ type config struct {
 	// mountFlags are mount(2) flags passed on to libfuse (nodev, ...).
 	mountFlags []string
 	fsname     string
+	// uids and gids are uidmapping= and gidmapping= (idmap.go).
+	uids, gids idMap
 	// ignored lists the options accepted without effect, for -debug.
 	ignored []ignoredOption
 }
@@ -63,7 +65,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	var opts []string
 	fl.StringVar(&lower, "lower", "", "lower directories, highest priority first, separated by colons")
 	fl.StringVar(&c.upper, "upper", "", "writable upper directory (none: read-only mount)")
-	fl.StringVar(&c.work, "work", "", "work directory, checked for fuse-overlayfs compatibility; copy-ups are staged in UPPER/.fusekit-work")
+	fl.StringVar(&c.work, "work", "", "work directory on the upper's filesystem where copy-ups are staged (default: UPPER/.fusekit-work, hidden from the mount)")
 	fl.BoolVar(&c.readOnly, "ro", false, "mount read-only")
 	fl.BoolVar(&c.allowOther, "allow-other", false, "let other users use the mount")
 	fl.BoolVar(&c.debug, "debug", false, "log every operation (to stderr, or the daemon's log) and the options ignored")
@@ -81,6 +83,10 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		opts = append(opts, s)
 		return nil
 	})
+	// fuse-overlayfs and mount(8) also take the list glued to the flag
+	// (-olowerdir=...), which the flag package would read as a flag named
+	// "olowerdir=...".
+	args = splitGluedO(args)
 	var positional []string
 	for {
 		if err := fl.Parse(args); err != nil {
@@ -129,6 +135,23 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 		return nil, usagef("-whiteouts %q: want auto, kernel or oci", c.whiteouts)
 	}
 	return c, nil
+}
+
+// splitGluedO turns "-oLIST" into "-o", "LIST" (not "-o=LIST", which the
+// flag package reads, nor anything after "--").
+func splitGluedO(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && strings.HasPrefix(a, "-o") && a[2] != '=' {
+			out = append(out, "-o", a[2:])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // splitOptions splits one -o list at the commas that are not inside double
@@ -251,7 +274,8 @@ func (c *config) applyOption(o string, lower *string) error {
 		case "allow_other":
 			c.allowOther = true
 		case "debug":
-			c.debug = true
+			// As with libfuse, -o debug implies the foreground.
+			c.debug, c.foreground = true, true
 		case "volatile":
 			c.volatile = true
 		case "default_permissions":
@@ -300,13 +324,19 @@ func (c *config) applyOption(o string, lower *string) error {
 		c.noMetacopy = val == "off"
 		return nil
 	case "uidmapping", "gidmapping":
-		if _, err := parseIDMapping(val); !hasVal || err != nil {
+		m, err := parseIDMapping(val)
+		if !hasVal || err != nil {
 			if err == nil {
 				err = errors.New("no value")
 			}
 			return usagef("option %q: %v", o, err)
 		}
-		return errors.New("rootless id mapping (uidmapping=, gidmapping=) is not supported by this overlay: run it where the ids on disk are the ids to show (as root, or inside the user namespace), or use fuse-overlayfs")
+		if key == "uidmapping" {
+			c.uids = m
+		} else {
+			c.gids = m
+		}
+		return nil
 	case "threaded":
 		return ignore(oneOf("0", "1"))
 	case "xattr_permissions":
@@ -334,7 +364,7 @@ func (c *config) applyOption(o string, lower *string) error {
 		c.ignored = append(c.ignored, ignoredOption{o, "an x- option for other programs"})
 		return nil
 	}
-	return usagef("unknown option %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, volatile, fsync=, squash_to_root, squash_to_uid=, squash_to_gid=, metacopy=, nodev, nosuid, noexec, fsname=, clear_stale, log=, debug; accepted and ignored: %s)", o, ignoredList())
+	return usagef("unknown option %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, volatile, fsync=, uidmapping=, gidmapping=, squash_to_root, squash_to_uid=, squash_to_gid=, metacopy=, nodev, nosuid, noexec, fsname=, clear_stale, log=, debug; accepted and ignored: %s)", o, ignoredList())
 }
 
 func ignoredList() string {
@@ -351,12 +381,12 @@ func ignoredList() string {
 type idRange struct{ From, To, Len uint32 }
 
 // parseIDMapping reads fuse-overlayfs's CONTAINER:HOST:SIZE[:CONTAINER:HOST:SIZE...].
-func parseIDMapping(s string) ([]idRange, error) {
+func parseIDMapping(s string) (idMap, error) {
 	f := strings.Split(s, ":")
 	if len(f)%3 != 0 {
 		return nil, fmt.Errorf("want CONTAINER:HOST:SIZE triples separated by ':', got %d fields", len(f))
 	}
-	var out []idRange
+	var out idMap
 	for i := 0; i < len(f); i += 3 {
 		var n [3]uint32
 		for j := range n {

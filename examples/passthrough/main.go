@@ -6,7 +6,11 @@
 //
 // It stays in the foreground until it receives SIGINT (Ctrl-C), SIGTERM or
 // SIGHUP, or until the mount is removed from outside (umount, fusermount
-// -u); then it unmounts cleanly and exits. A second signal stops waiting for
+// -u); then it unmounts cleanly and exits. With -daemon it detaches once
+// the mount is live, as libfuse programs without -f do: the command exits 0
+// only then, and prints why otherwise; the daemon logs to syslog or to
+// -log FILE. A stale mountpoint (its server died) is explained; -clear-stale
+// unmounts it first. A second signal stops waiting for
 // files that are still open and detaches the mount at once. Run it with -h
 // for the flags.
 //
@@ -65,6 +69,9 @@ type config struct {
 	latency            time.Duration
 	writeback          bool
 	writebackDirty     cli.ByteSize
+	clearStale         bool
+	daemon             bool
+	logFile            string
 }
 
 const usageText = `Usage: passthrough [flags] SOURCE MOUNTPOINT
@@ -108,6 +115,9 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	fset.DurationVar(&cfg.latency, "latency", 0, "delay every call to the filesystem by this much, like a remote store (e.g. 1ms)")
 	fset.BoolVar(&cfg.writeback, "writeback", false, "buffer writes in memory and write them to SOURCE in large chunks (sdk/writeback); close(2) still waits for them")
 	fset.Var(&cfg.writebackDirty, "writeback-dirty", "with -writeback: the most buffered data, e.g. 64M or 1G (default 256M)")
+	fset.BoolVar(&cfg.clearStale, "clear-stale", false, "unmount a stale FUSE mount (its server died) found at MOUNTPOINT first")
+	fset.BoolVar(&cfg.daemon, "daemon", false, "detach once the mount is live, as libfuse programs without -f do; the command exits 0 only then")
+	fset.StringVar(&cfg.logFile, "log", "", "with -daemon: the daemon's log file (default: syslog)")
 	err := fset.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageText)
@@ -130,10 +140,26 @@ func parseArgs(args []string, stdout io.Writer) (*config, error) {
 	if cfg.writebackDirty != 0 && !cfg.writeback {
 		return nil, errors.New("-writeback-dirty needs -writeback")
 	}
+	if cfg.logFile != "" && !cfg.daemon {
+		return nil, errors.New("-log needs -daemon")
+	}
 	if cfg.source, err = existingDir("SOURCE", fset.Arg(0)); err != nil {
 		return nil, err
 	}
-	if cfg.mountpoint, err = existingDir("MOUNTPOINT", fset.Arg(1)); err != nil {
+	if cli.Stale(fset.Arg(1)) {
+		// Every lookup there fails; sdk.Mount reports the stale mount or
+		// clears it (-clear-stale). Only the parent can be resolved.
+		cfg.mountpoint, err = filepath.Abs(fset.Arg(1))
+		if err == nil {
+			var parent string
+			if parent, err = filepath.EvalSymlinks(filepath.Dir(cfg.mountpoint)); err == nil {
+				cfg.mountpoint = filepath.Join(parent, filepath.Base(cfg.mountpoint))
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("MOUNTPOINT %s: %w", fset.Arg(1), err)
+		}
+	} else if cfg.mountpoint, err = existingDir("MOUNTPOINT", fset.Arg(1)); err != nil {
 		return nil, err
 	}
 	// Serving a mount from a tree that contains it would make the daemon
@@ -179,6 +205,7 @@ func (c *config) options(stderr io.Writer) *sdk.Options {
 		AttrTimeout:  kernelTimeout(c.attrTimeout),
 		EntryTimeout: kernelTimeout(c.entryTimeout),
 		NoXattrs:     c.noXattrs,
+		ClearStale:   c.clearStale,
 	}
 	if c.debug {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -209,6 +236,20 @@ func (c *config) layers(pt *passthrough.FS) (fsys sdk.FileSystem, wb *writeback.
 // run is the whole program; it returns the exit status. A value on stop
 // unmounts; stdout gets one line once the mount is live.
 func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	// The re-executed daemon (-daemon, see cli.Detach) reports everything
+	// up to the mount to the waiting parent.
+	daemon := cli.StartDaemon()
+	if daemon != nil {
+		stdout, stderr = daemon.Stdout(), daemon.Stderr()
+	}
+	code := runAs(daemon, args, stdout, stderr, stop)
+	if daemon != nil {
+		daemon.Exit(code)
+	}
+	return code
+}
+
+func runAs(daemon *cli.Daemon, args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	cfg, err := parseArgs(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -217,9 +258,14 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "passthrough: %v\n", err)
 		return 2
 	}
+	if daemon != nil {
+		daemon.OpenLog("passthrough", cfg.logFile)
+	} else if cfg.daemon {
+		return cli.Detach("passthrough", args, cfg.logFile, stderr, stop)
+	}
 	pt, err := passthrough.New(cfg.source)
 	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
+		fmt.Fprintf(stderr, "passthrough: %v\n", err)
 		return 1
 	}
 	// Deferred first, so it runs after the write-back layer is closed.
@@ -229,7 +275,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "passthrough: %v\n", err)
 		return 2
 	}
-	code := serve(cfg, fsys, stdout, stderr, stop)
+	code := serve(cfg, fsys, stdout, stderr, stop, daemon)
 	if wb != nil && !cli.CloseWriteback("passthrough", wb, unmountTimeout, stdout, stderr) {
 		code = 1
 	}
@@ -238,13 +284,16 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 
 // serve mounts fsys and serves it until a signal or an unmount from
 // outside; it returns the exit status.
-func serve(cfg *config, fsys sdk.FileSystem, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+func serve(cfg *config, fsys sdk.FileSystem, stdout, stderr io.Writer, stop <-chan os.Signal, daemon *cli.Daemon) int {
 	srv, err := sdk.Mount(fsys, cfg.mountpoint, cfg.options(stderr))
 	if err != nil {
-		fmt.Fprintf(stderr, "passthrough: %v\n", err)
+		fmt.Fprintf(stderr, "passthrough: %v\n", cli.MountFailed(cfg.mountpoint, err))
 		return 1
 	}
 	fmt.Fprintf(stdout, "passthrough: %s mounted on %s%s; Ctrl-C to unmount\n", cfg.source, srv.Dir(), cfg.describe())
+	if daemon != nil {
+		daemon.Ready()
+	}
 
 	select {
 	case <-srv.Done():
@@ -274,8 +323,10 @@ func serve(cfg *config, fsys sdk.FileSystem, stdout, stderr io.Writer, stop <-ch
 		err = srv.Wait()
 	}
 	if err != nil {
-		// With -writeback this includes every write-back error since the
-		// start, even those close(2) already reported.
+		// With -writeback this is data still not on the backend after the
+		// final drain (errors.Is(err, sdk.ErrDataLost)) and failures no
+		// application was told of; a failure close(2) or fsync(2) already
+		// returned and that was repaired since is not repeated.
 		fmt.Fprintf(stderr, "passthrough: unmount: %v\n", err)
 		return 1
 	}

@@ -262,8 +262,12 @@ func (m *MemFS) remove(op, name string, dir bool) error {
 	return nil
 }
 
-// Rename implements sdk.FileSystem, with both rename flags.
+// Rename implements sdk.FileSystem, with RenameNoReplace and
+// RenameExchange; RenameWhiteout is EINVAL.
 func (m *MemFS) Rename(ctx context.Context, oldname, newname string, flags sdk.RenameFlags) error {
+	if flags&^(sdk.RenameNoReplace|sdk.RenameExchange) != 0 {
+		return pathErr("rename", oldname, syscall.EINVAL)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if oldname == "." || newname == "." {

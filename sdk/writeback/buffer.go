@@ -329,6 +329,9 @@ func (b *dirtyBuf) take(s span, dst []byte) int64 {
 	return b.freePages(s.off, s.end)
 }
 
+// pageCount reports how many pages the buffer holds.
+func (b *dirtyBuf) pageCount() int64 { return int64(len(b.pages)) }
+
 // release gives every page back and empties the buffer.
 func (b *dirtyBuf) release() {
 	for pi, pg := range b.pages {

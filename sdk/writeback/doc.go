@@ -47,6 +47,10 @@
 // in offset order and a chunk that overlaps one in flight waits for it, so
 // newer bytes never land under older ones. Writers block while their file
 // is at MaxDirtyPerFile or the FS at MaxDirty; they never fail for it.
+// The data of files whose write-back is failing counts against MaxDirty
+// only past a second MaxDirty of it, so that files that keep failing
+// cannot block the writers of every other file; memory stays bounded by
+// twice MaxDirty.
 //
 // Truncate waits for the chunks in flight, truncates the backend, then drops
 // the buffered bytes past the new size, so write-back can never resurrect
@@ -59,17 +63,59 @@
 // reports, which includes the buffer; FS never passes O_APPEND or O_DIRECT
 // to the backend.
 //
+// # A full backend
+//
+// Data acknowledged to write(2) must fit in the backend when it is written
+// back, so buffered writes are admitted against the backend's free space,
+// as ext4 stops delaying allocation when its free blocks fall below twice
+// the dirty ones: FS buffers while everything buffered stays under half
+// of the free space the backend's StatFS last reported (less the bytes
+// sent to it since), and past that writes go through to the backend,
+// which refuses what it cannot hold with ENOSPC at write(2). StatFS is
+// asked at the first write, then at most once per tick of the age flusher
+// (at most a second apart), and again before a write is sent through, at
+// most every 100 ms; it costs about 2 µs on the passthrough adapter. A
+// backend whose StatFS fails or reports no capacity buffers everything.
+//
+// A write-back can still fail for lack of space (ENOSPC, EDQUOT, EFBIG):
+// someone else filled the backend. From then on the file's writes go
+// through until its failed data has reached the backend or a truncate has
+// dropped it, so nothing more is acknowledged that may not fit. When a
+// file is unlinked or renamed over and its last handle is closed, its
+// buffered data is dropped and its backend files are closed, as the
+// kernel drops the dirty pages of an unlinked inode: the backend's space
+// is freed at once and a failed write-back of the file is not retried nor
+// reported as lost. A backend that can make hard links (sdk.Linker) is
+// asked first (fstat) whether the file has another name; then it is
+// written back as usual. The failure of one file never fails operations
+// on another, and a read-only handle's close(2) does not fail for data
+// that others wrote.
+//
 // # Errors
 //
 // A chunk that fails with a temporary error (IsTemporary) is retried with
-// doubling backoff, Retries times; then, like any other failure, the error
-// becomes a WriteBackError that is sticky on the file: each handle open at
-// the time returns it once, from its next WriteAt, Flush or Sync, and
-// SyncFS returns it once too. Stats and Options.OnError see it as well.
-// The data stays buffered and is retried at the next flush or after
-// MaxAge; a write-back error is never only logged. It maps to EIO, or to
-// the backend's errno when that is not a temporary one (ENOSPC stays
-// ENOSPC).
+// doubling backoff, Retries times; a timer queues the file again, so the
+// workers write other files back meanwhile. Then, like any other failure,
+// the error becomes a WriteBackError that is sticky on the file, errseq
+// style: a handle returns a failure that happened since it was opened or
+// since it last returned one, once, from its next WriteAt, Flush or Sync,
+// unless the failure was repaired first (the data reached the backend at a
+// later try, or a truncate or unlink dropped it): a handle that had not
+// asked yet is not told of a failure that no longer costs anything. Stats
+// and Options.OnError see every failure. The data stays buffered and is
+// retried at the next flush or after MaxAge; a write-back error is never
+// only logged. It maps to EIO, or to the backend's errno when that is not a
+// temporary one (ENOSPC stays ENOSPC).
+//
+// SyncFS, and so sdk.Server.Unmount and Server.Sync, reports state, each
+// thing once: a *DataLostError, which errors.Is(err, ErrDataLost) finds,
+// naming every file whose acknowledged data is still not on the backend
+// after the drain, its bytes and its last error; failures nobody else
+// could be told of (closing a backend file after the last handle) since
+// the previous SyncFS; the backend's own SyncFS error. A failure that an
+// application heard of, or that was repaired, is not repeated: a run in
+// which nothing was lost unmounts without an error. Close reports the
+// data it could not write back as a DataLostError with Final set.
 //
 // # Crash window
 //

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/fusekit/fusekit/sdk"
@@ -19,10 +21,12 @@ var (
 	// ErrClosed is returned by every operation after Close.
 	ErrClosed = fmt.Errorf("writeback: filesystem closed: %w", fs.ErrClosed)
 
-	// ErrDataLost is wrapped by the error Close returns when buffered data
-	// could not be written back before its context ended or the backend
-	// kept failing.
-	ErrDataLost = errors.New("writeback: buffered data never reached the backend")
+	// ErrDataLost is wrapped by the *DataLostError that SyncFS and Close
+	// return when data acknowledged to write(2) is not on the backend:
+	// after SyncFS it is still buffered and retried until Close, after
+	// Close it is gone. It is sdk.ErrDataLost, so sdk.Server.Unmount,
+	// whose drain calls SyncFS, reports it too.
+	ErrDataLost = sdk.ErrDataLost
 
 	errNotWritable = fmt.Errorf("writeback: file not open for writing: %w", syscall.EBADF)
 	errNotReadable = fmt.Errorf("writeback: file opened write-only and the backend refused read access: %w", syscall.EBADF)
@@ -42,8 +46,10 @@ func IsTemporary(err error) bool {
 
 // WriteBackError is a failed write-back: the backend refused a chunk (after
 // the retries a temporary error gets), or setting the modification time
-// after the data. It is sticky on the file and is returned once to each
-// open handle by its next write, fsync or close, and once by SyncFS.
+// after the data. It is sticky on the file: each handle open when it
+// happened returns it once, from its next write, fsync or close, unless
+// the data reached the backend first; while the data is missing, SyncFS
+// names the file in a DataLostError.
 type WriteBackError struct {
 	// Name is the file's name when the write-back failed; empty once the
 	// file was unlinked.
@@ -83,4 +89,85 @@ func (e *WriteBackError) As(target any) bool {
 		return true
 	}
 	return false
+}
+
+// DataLostError names the acknowledged data that did not reach the
+// backend: the files, their bytes, and the error each last failed with.
+// errors.Is(err, ErrDataLost) holds, and the files' errors are in its
+// chain.
+type DataLostError struct {
+	// Bytes is the total of Files.
+	Bytes int64
+	Files []LostFile
+	// Others are failures that cost no data but are not repaired: setting
+	// the modification time after write-back.
+	Others []error
+	// Final is set by Close: the data is gone. From SyncFS it is still
+	// buffered and tried again, until Close.
+	Final bool
+}
+
+// LostFile is one file of a DataLostError.
+type LostFile struct {
+	Name  string // "" once the file was unlinked
+	Bytes int64
+	// Err is the file's last write-back error; nil when the data was not
+	// tried (the drain's context ended first).
+	Err error
+}
+
+// maxLostShown bounds the files a DataLostError's message names.
+const maxLostShown = 8
+
+func (e *DataLostError) Error() string {
+	var b strings.Builder
+	if e.Bytes > 0 {
+		files := "files"
+		if len(e.Files) == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(&b, "writeback: data lost: %d bytes acknowledged to write(2) in %d %s never reached the backend", e.Bytes, len(e.Files), files)
+		if !e.Final {
+			b.WriteString(" (still buffered: Close tries once more)")
+		}
+		b.WriteString(":")
+		for i, f := range e.Files {
+			if i == maxLostShown {
+				fmt.Fprintf(&b, " and %d more files", len(e.Files)-i)
+				break
+			}
+			name := strconv.Quote(f.Name)
+			if f.Name == "" {
+				name = "(an unlinked file)"
+			}
+			fmt.Fprintf(&b, " %s %d bytes", name, f.Bytes)
+			if f.Err != nil {
+				fmt.Fprintf(&b, " (%v)", f.Err)
+			}
+			if i < len(e.Files)-1 {
+				b.WriteString(";")
+			}
+		}
+	}
+	for _, o := range e.Others {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(o.Error())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrDataLost) true when data is missing.
+func (e *DataLostError) Is(target error) bool { return target == ErrDataLost && e.Bytes > 0 }
+
+// Unwrap returns the files' errors and the others.
+func (e *DataLostError) Unwrap() []error {
+	var errs []error
+	for _, f := range e.Files {
+		if f.Err != nil {
+			errs = append(errs, f.Err)
+		}
+	}
+	return append(errs, e.Others...)
 }

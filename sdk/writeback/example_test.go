@@ -2,11 +2,14 @@ package writeback_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/fusekit/fusekit/adapters/aferofs"
+	"github.com/fusekit/fusekit/adapters/faultfs"
+	"github.com/fusekit/fusekit/sdk"
 	"github.com/fusekit/fusekit/sdk/writeback"
 	"github.com/spf13/afero"
 )
@@ -81,4 +84,33 @@ func ExampleFS_Stats() {
 	// a 1000
 	// b 1000
 	// dirty: 0 written: 2000 errors: 0
+}
+
+// Tell lost data from other trouble: SyncFS (and so sdk.Server.Unmount)
+// and Close name what never reached the backend. Here the backend refuses
+// every write to one file.
+func ExampleDataLostError() {
+	ctx := context.Background()
+	store := faultfs.New(afero.NewMemMapFs(), faultfs.Config{})
+	store.Inject(faultfs.Rule{Op: faultfs.OpWrite, Path: "report.txt"})
+	wb, err := writeback.New(aferofs.New(store), writeback.Options{Retries: -1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, _ := wb.Open(ctx, "report.txt", os.O_WRONLY|os.O_CREATE, 0o644)
+	f.WriteAt(ctx, []byte("quarterly numbers"), 0)
+	fmt.Println("close:", f.(sdk.Flusher).Flush(ctx) != nil)
+	f.Close()
+
+	err = wb.Close(ctx)
+	var lost *writeback.DataLostError
+	if errors.Is(err, writeback.ErrDataLost) && errors.As(err, &lost) {
+		for _, lf := range lost.Files {
+			fmt.Printf("lost %d bytes of %s\n", lf.Bytes, lf.Name)
+		}
+	}
+	// Output:
+	// close: true
+	// lost 17 bytes of report.txt
 }

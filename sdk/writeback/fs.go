@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,9 +49,30 @@ type FS struct {
 	// dirty is the buffered (in whole pages), in-flight and reserved byte
 	// count of the whole FS. Guarded by acctMu.
 	dirty int64
+	// failedHeld is the part of dirty that failing files hold (the sum of
+	// their node.held). Up to MaxDirty of it does not count against the
+	// limit, so that files whose write-back keeps failing cannot stop
+	// writers of every other file. Guarded by acctMu.
+	failedHeld int64
 	// pressure counts writers blocked on MaxDirty; while there are any,
 	// every file's data is urgent.
 	pressure atomic.Int32
+	// space is the backend's free space by its last StatFS, for the
+	// admission of buffered writes (roomLocked). Guarded by acctMu.
+	space struct {
+		asked      bool  // StatFS was asked at least once
+		known      bool  // and reported a capacity
+		refreshing bool  // a writer is asking now
+		avail      int64 // bytes free for unprivileged users
+		sent       int64 // FS.sent when it was asked
+		at         time.Time
+	}
+	// sent counts the bytes written to the backend, written back or
+	// through, for the estimate of its free space.
+	sent atomic.Int64
+	// spaceStale is set by each tick of the age flusher: the next write
+	// asks StatFS again.
+	spaceStale atomic.Bool
 
 	// pages holds the dirty buffers' pages, chunks the buffers chunks are
 	// sent from (at most one per worker is in use).
@@ -64,13 +86,14 @@ type FS struct {
 	qStop bool
 
 	errMu sync.Mutex
-	// syncErrs are the write-back errors since the last SyncFS; dropped
-	// counts those beyond maxSyncErrs. lastErr and lastErrName feed Stats.
-	// All guarded by errMu.
-	syncErrs    []error
-	dropped     int
-	lastErr     error
-	lastErrName string
+	// orphans are failures no application could be told of (closing a
+	// backend file after the last handle went) since the last SyncFS;
+	// orphansDropped counts those beyond maxOrphans. lastErr and
+	// lastErrName feed Stats. All guarded by errMu.
+	orphans        []error
+	orphansDropped int
+	lastErr        error
+	lastErrName    string
 
 	stats struct {
 		inflight      atomic.Int64
@@ -86,9 +109,9 @@ type FS struct {
 	closeErr    error
 }
 
-// maxSyncErrs bounds the errors SyncFS keeps between calls; the rest are
+// maxOrphans bounds the errors SyncFS keeps between calls; the rest are
 // counted.
-const maxSyncErrs = 32
+const maxOrphans = 32
 
 var (
 	_ sdk.FileSystem = (*FS)(nil)
@@ -252,11 +275,17 @@ func (f *FS) Unlink(ctx context.Context, name string) error {
 		return err
 	}
 	f.mu.Lock()
-	if n := f.names[name]; n != nil {
+	n := f.names[name]
+	if n != nil {
 		delete(f.names, name)
 		n.setName("")
 	}
 	f.mu.Unlock()
+	if n != nil {
+		// A file already closed whose write-back is still pending (it
+		// failed, say) has nobody left to read it.
+		_, _ = f.forget(ctx, n)
+	}
 	return nil
 }
 
@@ -271,11 +300,17 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 	if err := f.backend.Rename(ctx, oldname, newname, flags); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if oldname == newname {
 		return nil
 	}
+	var over *node
+	defer func() {
+		if over != nil {
+			_, _ = f.forget(ctx, over)
+		}
+	}()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	moved := f.takeNames(oldname)
 	var swapped map[string]*node
 	if flags&sdk.RenameExchange != 0 {
@@ -286,6 +321,7 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string, flags sdk.Rena
 		// only replaces an empty one.
 		delete(f.names, newname)
 		n.setName("")
+		over = n
 	}
 	for p, n := range moved {
 		np := newname + p[len(oldname):]
@@ -360,21 +396,42 @@ func (f *FS) StatFS(ctx context.Context) (sdk.StatFS, error) {
 }
 
 // SyncFS writes back every buffered byte, waits for it, then calls the
-// backend's SyncFS if it has one. It returns every write-back error since
-// the previous SyncFS (including those already returned to a close or
-// fsync), so the caller that unmounts learns what did not make it.
+// backend's SyncFS if it has one. Its error says what is wrong now, each
+// thing once: a *DataLostError (errors.Is(err, ErrDataLost)) naming the
+// files and bytes still not on the backend and each file's last error;
+// failures that no application could be told of since the previous SyncFS
+// (closing a backend file after its last handle); the backend's SyncFS
+// error; the context's error if it ended first. A write-back failure that
+// was repaired since (the data reached the backend after all, or was
+// truncated or unlinked) is not reported, whether or not an application
+// heard of it: it is in Stats and went to Options.OnError.
 func (f *FS) SyncFS(ctx context.Context) error {
 	if f.isClosed() && f.stopped.Load() {
 		return ErrClosed
 	}
-	return f.syncAll(ctx)
+	err := f.syncAll(ctx)
+	var lost error
+	// Data a writer buffered after its file was drained is not missing;
+	// data that failed, or that the drain did not get to, is.
+	if l := f.unwritten(ctx.Err() != nil); l != nil {
+		lost = l
+	}
+	return errors.Join(err, lost, f.takeOrphans())
 }
 
+// syncAll drains every node and syncs the backend; it returns the
+// context's error if the drain was cut short and the backend's SyncFS
+// error.
 func (f *FS) syncAll(ctx context.Context) error {
 	var errs []error
 	for _, n := range f.liveNodes() {
-		if err := n.drain(ctx); err != nil && ctx.Err() != nil {
-			errs = append(errs, err)
+		err := n.drain(ctx)
+		// A node without handles that is now clean is done: retiring it
+		// closes its backend files (the workers leave that to the drain
+		// while it waits).
+		_ = f.maybeRetire(n)
+		if err != nil && ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("writeback: write-back cut short: %w", ctx.Err()))
 			break
 		}
 	}
@@ -383,13 +440,50 @@ func (f *FS) syncAll(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	f.errMu.Lock()
-	errs = append(f.syncErrs, errs...)
-	if f.dropped > 0 {
-		errs = append(errs, fmt.Errorf("writeback: %d more write-back errors not shown", f.dropped))
+	return errors.Join(errs...)
+}
+
+// unwritten lists the data of failing files, or with all every buffered
+// byte, and the failures not repaired; nil if there is none.
+func (f *FS) unwritten(all bool) *DataLostError {
+	var e DataLostError
+	for _, n := range f.liveNodes() {
+		n.mu.Lock()
+		lf := LostFile{Name: n.name, Bytes: n.buf.len()}
+		for _, c := range n.flight {
+			lf.Bytes += int64(len(c.data))
+		}
+		failing := n.failSeq.Load() != n.repairedSeq.Load()
+		if failing {
+			lf.Err = n.lastErr
+		}
+		n.mu.Unlock()
+		switch {
+		case lf.Bytes > 0 && (failing || all):
+			e.Bytes += lf.Bytes
+			e.Files = append(e.Files, lf)
+		case failing:
+			// No data missing: setting the mtime failed.
+			e.Others = append(e.Others, lf.Err)
+		}
 	}
-	f.syncErrs, f.dropped = nil, 0
-	f.errMu.Unlock()
+	if e.Bytes == 0 && len(e.Others) == 0 {
+		return nil
+	}
+	slices.SortFunc(e.Files, func(a, b LostFile) int { return strings.Compare(a.Name, b.Name) })
+	return &e
+}
+
+// takeOrphans returns the failures recorded by noteOrphan since the last
+// call, and forgets them.
+func (f *FS) takeOrphans() error {
+	f.errMu.Lock()
+	defer f.errMu.Unlock()
+	errs := f.orphans
+	if f.orphansDropped > 0 {
+		errs = append(errs, fmt.Errorf("writeback: %d more failures not shown", f.orphansDropped))
+	}
+	f.orphans, f.orphansDropped = nil, 0
 	return errors.Join(errs...)
 }
 
@@ -411,6 +505,13 @@ func (f *FS) close(ctx context.Context) error {
 	f.mu.Unlock()
 
 	err := f.syncAll(ctx)
+	// What is still buffered now is lost (the workers stop next); the
+	// list is made before shutdown closes the backend files.
+	var lost error
+	if l := f.unwritten(true); l != nil {
+		l.Final = true
+		lost = l
+	}
 
 	f.stopped.Store(true)
 	close(f.stopFlusher)
@@ -427,41 +528,33 @@ func (f *FS) close(ctx context.Context) error {
 	f.workers.Wait()
 	f.cancel()
 
-	var lost int64
-	var lostFiles int
-	errs := []error{err}
+	errs := []error{err, lost}
 	for _, n := range f.liveNodes() {
-		b, cerr := n.shutdown()
-		if b > 0 {
-			lost += b
-			lostFiles++
-		}
-		errs = append(errs, cerr)
+		errs = append(errs, n.shutdown())
 	}
-	if lost > 0 {
-		errs = append(errs, fmt.Errorf("%w: %d bytes of %d files", ErrDataLost, lost, lostFiles))
-	}
+	errs = append(errs, f.takeOrphans())
 	return errors.Join(errs...)
 }
 
-// noteError records a write-back failure for SyncFS and Stats, then tells
-// OnError.
-func (f *FS) noteError(name string, err error) {
+// noteOrphan records a failure that no application can be told of, for
+// the next SyncFS (or Close) and Stats, then tells OnError.
+func (f *FS) noteOrphan(name string, err error) {
+	f.errMu.Lock()
+	if len(f.orphans) < maxOrphans {
+		f.orphans = append(f.orphans, err)
+	} else {
+		f.orphansDropped++
+	}
+	f.errMu.Unlock()
 	f.recordError(name, err)
 	f.tellError(name, err)
 }
 
-// recordError records a failure for SyncFS and Stats. It takes only leaf
-// locks, so a worker calls it with the node locked: a drain that sees the
-// failure then finds it recorded too.
+// recordError records a failure for Stats. It takes only leaf locks, so a
+// worker calls it with the node locked.
 func (f *FS) recordError(name string, err error) {
 	f.stats.errors.Add(1)
 	f.errMu.Lock()
-	if len(f.syncErrs) < maxSyncErrs {
-		f.syncErrs = append(f.syncErrs, err)
-	} else {
-		f.dropped++
-	}
 	f.lastErr, f.lastErrName = err, name
 	f.errMu.Unlock()
 	// Writers throttled on the global limit look for their handle's error

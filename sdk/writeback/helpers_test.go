@@ -113,6 +113,3 @@ func (p *bufPool) idle() int {
 	defer p.mu.Unlock()
 	return len(p.free)
 }
-
-// pageCount reports how many pages the buffer holds.
-func (b *dirtyBuf) pageCount() int64 { return int64(len(b.pages)) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,9 +72,40 @@ type node struct {
 	truncating bool // stops the workers after their current chunks
 	failed     bool // the last write-back failed; only a flush or the age tick retries
 	failedAt   time.Time
-	failSeq    uint64
 	lastErr    error
-	retired    bool
+	// failSeq counts the node's write-back failures and repairedSeq is
+	// failSeq when the failures were last repaired (repairedLocked): the
+	// node is failing while they differ. Each handle remembers the failSeq
+	// it has reported (errseq style). Written under mu; read without it
+	// by writers throttled on the FS's limit.
+	failSeq, repairedSeq atomic.Uint64
+	retired              bool
+	// failLo is the lowest offset of data whose write-back failed since
+	// the failures were last repaired (noFailure when none): a truncate to
+	// at most it drops every failed byte. A failure to set the mtime
+	// counts as offset 0.
+	failLo int64
+	// noSpace is set when a write-back failed for lack of space in the
+	// backend (ENOSPC, EDQUOT, EFBIG): the file's writes then go through
+	// to the backend, which refuses them at write(2) instead of this
+	// layer acknowledging more data it cannot place. Cleared with the
+	// failure (repairedLocked).
+	noSpace bool
+	// attempts counts the tries of the file's write-back that failed with
+	// a temporary error in a row; retryAt is when the next may start, and
+	// retryTimer queues the node then. Workers do not wait through the
+	// backoff: other files are written back meanwhile.
+	attempts   int
+	retryAt    time.Time
+	retryTimer *time.Timer
+	// held is the part of FS.failedHeld this node accounts for: its dirty
+	// count when its write-back last failed, zero once repaired.
+	held int64
+	// dropped is set once the node's buffered data was thrown away because
+	// nobody can read it any more (its file was unlinked and its last
+	// handle closed): chunks that were in flight and fail are not put
+	// back.
+	dropped bool
 
 	queued bool // guarded by fs.qMu, not mu
 }
@@ -93,7 +125,7 @@ type chunk struct {
 func (s span) overlaps(off, end int64) bool { return s.off < end && off < s.end }
 
 func newNode(f *FS, name string) *node {
-	n := &node{fs: f, name: name, handles: make(map[*handle]struct{}), buf: newDirtyBuf(f.pages)}
+	n := &node{fs: f, name: name, handles: make(map[*handle]struct{}), buf: newDirtyBuf(f.pages), failLo: noFailure}
 	n.cond = sync.NewCond(&n.mu)
 	return n
 }
@@ -119,11 +151,9 @@ type handle struct {
 	writable bool
 	datasync bool // O_DSYNC without O_SYNC
 
-	// err is the first write-back error this handle has not reported yet;
-	// hasErr mirrors err != nil for waiters that cannot take n.mu. Both
-	// written under n.mu.
-	err    error
-	hasErr atomic.Bool
+	// seen is the node's failSeq when the handle was opened or last
+	// returned a write-back error. Written under n.mu.
+	seen   atomic.Uint64
 	closed bool // guarded by n.mu
 }
 
@@ -133,12 +163,26 @@ var (
 	_ sdk.FileStater = (*handle)(nil)
 )
 
-// takeErr returns and clears the handle's unreported error; n.mu is held.
+// takeErr returns the node's last write-back error if the handle has not
+// reported it yet, and marks it reported. A handle reports a failure that
+// happened since it was opened or since it last reported one, errseq
+// style, unless the failure has been repaired meanwhile (the data reached
+// the backend after all, or was truncated or dropped): an error that no
+// longer means anything is not returned to anyone who has not seen it
+// yet. n.mu is held.
 func (h *handle) takeErr() error {
-	err := h.err
-	h.err = nil
-	h.hasErr.Store(false)
-	return err
+	if !h.errPending() {
+		return nil
+	}
+	h.seen.Store(h.n.failSeq.Load())
+	return h.n.lastErr
+}
+
+// errPending reports whether takeErr has an error to return; it needs no
+// lock.
+func (h *handle) errPending() bool {
+	seq := h.n.failSeq.Load()
+	return seq != h.seen.Load() && seq != h.n.repairedSeq.Load()
 }
 
 // Open opens name in the backend and attaches the handle to the file's
@@ -213,6 +257,7 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	}
 	spare := n.addFile(bf, acc)
 	h.n = n
+	h.seen.Store(n.failSeq.Load())
 	n.handles[h] = struct{}{}
 	n.mu.Unlock()
 	f.mu.Unlock()
@@ -221,7 +266,7 @@ func (f *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	}
 	if spare != nil {
 		if cerr := spare.Close(); cerr != nil {
-			f.noteError(name, fmt.Errorf("writeback: closing a spare backend handle of %q: %w", name, cerr))
+			f.noteOrphan(name, fmt.Errorf("writeback: closing a spare backend handle of %q: %w", name, cerr))
 		}
 	}
 	if trunc && h.writable && (existed || pinned != nil) {
@@ -482,7 +527,9 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 		n.mu.Unlock()
 		return 0, nil
 	}
-	if !h.buffered {
+	if !h.buffered || n.noSpace {
+		// After a write-back failed for lack of space, the file's writes
+		// are not acknowledged before the backend has them.
 		return h.writeThrough(ctx, p, off)
 	}
 	end := off + int64(len(p))
@@ -512,7 +559,8 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	n.dirty += want
 	n.mu.Unlock()
 
-	if err := f.reserve(want, h); err != nil {
+	through, err := f.reserve(ctx, want, h)
+	if err != nil {
 		n.mu.Lock()
 		n.dirty -= want
 		if errors.Is(err, errHandleFailed) {
@@ -524,6 +572,23 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 			err = ErrClosed
 		}
 		return 0, err
+	}
+	if through {
+		// The backend is short of space: what it cannot hold is refused
+		// now, by write(2), rather than acknowledged and lost later. The
+		// file's buffered data goes first, so that the write cannot take
+		// the space it was admitted for.
+		n.mu.Lock()
+		n.dirty -= want
+		n.cond.Broadcast()
+		if err := n.drainLocked(ctx); err != nil {
+			if e := h.takeErr(); e != nil {
+				err = e
+			}
+			n.mu.Unlock()
+			return 0, err
+		}
+		return h.writeThrough(ctx, p, off)
 	}
 
 	n.mu.Lock()
@@ -608,11 +673,15 @@ func (n *node) loadSizeLocked(ctx context.Context) error {
 // released.
 func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, error) {
 	n := h.n
+	f := n.fs
 	end := off + int64(len(p))
 	for n.pendingIn(off, end) {
 		if err := n.drainLocked(ctx); err != nil {
 			// Writing now could be undone when the older buffered data is
 			// retried: refuse instead.
+			if e := h.takeErr(); e != nil {
+				err = e
+			}
 			n.mu.Unlock()
 			return 0, err
 		}
@@ -641,6 +710,7 @@ func (h *handle) writeThrough(ctx context.Context, p []byte, off int64) (int, er
 		}
 	}
 	if m > 0 {
+		f.sent.Add(int64(m))
 		n.sizeEpoch++
 		if n.sizeValid {
 			n.size = max(n.size, off+int64(m))
@@ -702,6 +772,10 @@ func (n *node) truncate(ctx context.Context, size int64) error {
 		if n.sizeValid {
 			n.size = size
 		}
+		if n.failLo != noFailure && size <= n.failLo {
+			// Every byte whose write-back failed is gone with the truncate.
+			n.repairedLocked()
+		}
 		if n.owned {
 			if n.buf.empty() {
 				// The backend has every byte and set its own mtime.
@@ -736,6 +810,11 @@ func (h *handle) Flush(ctx context.Context) error {
 	n.mu.Lock()
 	derr := n.drainLocked(ctx)
 	err := h.takeErr()
+	if !h.writable {
+		// A reader's close(2) does not fail for data others wrote: they
+		// hear of it, and fsync on this handle would too.
+		err = nil
+	}
 	wf := n.wf
 	n.mu.Unlock()
 	if err == nil && ctx.Err() != nil {
@@ -789,11 +868,65 @@ func (h *handle) Close() error {
 	delete(n.handles, h)
 	n.refs--
 	var err error
+	if n.refs == 0 && n.name == "" {
+		// The file was unlinked: once its last handle is gone nobody can
+		// read what is buffered, so it is dropped, not written back.
+		n.mu.Unlock()
+		if dropped, err := f.forget(f.ctx, n); dropped {
+			return err
+		}
+		n.mu.Lock()
+	}
 	if n.refs == 0 && !f.stopped.Load() {
 		err = n.drainLocked(f.ctx)
 	}
 	n.mu.Unlock()
 	return errors.Join(err, f.maybeRetire(n))
+}
+
+// forget drops the buffered data of a node that has neither a name nor a
+// handle (its file was unlinked or renamed over, and closed), then retires
+// it, which closes its backend files and so frees the backend's space. The
+// kernel does the same with the dirty pages of an unlinked inode at its
+// last close. A backend file that still has a link (a hard link made in
+// the backend) keeps its data: it is written back as usual.
+func (f *FS) forget(ctx context.Context, n *node) (dropped bool, err error) {
+	n.mu.Lock()
+	if n.refs > 0 || n.name != "" || n.retired {
+		n.mu.Unlock()
+		return false, nil
+	}
+	bf := n.rf
+	if bf == nil {
+		bf = n.wf
+	}
+	n.mu.Unlock()
+	if f.stillLinked(ctx, bf) {
+		return false, nil
+	}
+	n.mu.Lock()
+	var freed int64
+	if n.refs == 0 && n.name == "" {
+		freed, dropped = n.dropLocked(), true
+	}
+	n.mu.Unlock()
+	f.release(freed)
+	return dropped, f.maybeRetire(n)
+}
+
+// stillLinked reports whether the backend file bf, whose name was removed,
+// has another link. Only a backend that can make hard links can have one,
+// and only its fstat can tell.
+func (f *FS) stillLinked(ctx context.Context, bf sdk.File) bool {
+	if _, ok := f.backend.(sdk.Linker); !ok {
+		return false
+	}
+	st, ok := bf.(sdk.FileStater)
+	if !ok {
+		return false
+	}
+	a, err := st.Stat(ctx)
+	return err == nil && a.Nlink > 0
 }
 
 // drain writes back everything buffered and waits for it.
@@ -816,12 +949,12 @@ func (n *node) drainLocked(ctx context.Context) error {
 	n.gate++
 	n.flushers++
 	n.failed = false
-	start := n.failSeq
+	start := n.failSeq.Load()
 	stop := context.AfterFunc(ctx, n.wake)
 	defer stop()
 	var err error
 	for {
-		if n.failSeq != start {
+		if n.failSeq.Load() != start {
 			err = n.lastErr
 			break
 		}
@@ -861,20 +994,64 @@ func (n *node) clean() bool {
 }
 
 // recordFailureLocked makes err sticky: every open handle will return it
-// once, drains waiting now return it, and background write-back of the
-// node pauses until a flush or the age tick. n.mu is held.
-func (n *node) recordFailureLocked(err error) {
-	n.failSeq++
+// once unless it is repaired first, drains waiting now return it, and
+// background write-back of the node pauses until a flush or the age tick.
+// n.mu is held.
+func (n *node) recordFailureLocked(err *WriteBackError) {
 	n.lastErr = err
+	n.failSeq.Add(1)
 	n.failed = true
 	n.failedAt = time.Now()
-	for h := range n.handles {
-		if h.err == nil {
-			h.err = err
-			h.hasErr.Store(true)
-		}
+	if err.Len > 0 {
+		n.failLo = min(n.failLo, err.Off)
+	} else {
+		n.failLo = 0
 	}
+	if isNoSpace(err.Err) {
+		n.noSpace = true
+	}
+	n.fs.setHeldLocked(n, n.dirty)
 	n.cond.Broadcast()
+}
+
+// noFailure is node.failLo when no failed data is pending.
+const noFailure = math.MaxInt64
+
+// isNoSpace reports whether err says the backend has no room for the data.
+func isNoSpace(err error) bool {
+	switch sdk.Errno(err) {
+	case syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG:
+		return true
+	}
+	return false
+}
+
+// repairedLocked ends the node's failure: every byte whose write-back
+// failed has reached the backend since, or was truncated or dropped. The
+// node's write-back runs in the background again and its writes are
+// buffered again. n.mu is held.
+func (n *node) repairedLocked() {
+	n.fs.setHeldLocked(n, 0)
+	n.repairedSeq.Store(n.failSeq.Load())
+	n.failed = false
+	n.noSpace = false
+	n.failLo = noFailure
+}
+
+// dropLocked throws the buffered data away, for a node nobody can read any
+// more, and returns the bytes of dirty accounting it gave back (the caller
+// releases them from the FS). Chunks in flight finish on their own. n.mu
+// is held.
+func (n *node) dropLocked() int64 {
+	freed := n.buf.pageCount() * n.buf.ps
+	n.buf.release()
+	n.dirty -= freed
+	n.dropped = true
+	n.owned, n.sizeValid = false, false
+	n.dirtySince = time.Time{}
+	n.repairedLocked()
+	n.cond.Broadcast()
+	return freed
 }
 
 // maybeRetire removes a node that has no handles and nothing buffered, and
@@ -900,7 +1077,7 @@ func (f *FS) maybeRetire(n *node) error {
 	for _, bf := range files {
 		if err := bf.Close(); err != nil {
 			err = fmt.Errorf("writeback: closing the backend file of %q: %w", name, err)
-			f.noteError(name, err)
+			f.noteOrphan(name, err)
 			errs = append(errs, err)
 		}
 	}
@@ -908,12 +1085,11 @@ func (f *FS) maybeRetire(n *node) error {
 }
 
 // shutdown closes a node's backend files at Close, after the workers
-// stopped, and returns how many buffered bytes are lost with it.
-func (n *node) shutdown() (int64, error) {
+// stopped, and gives its buffer back.
+func (n *node) shutdown() error {
 	n.mu.Lock()
-	lost := n.buf.len()
-	for _, c := range n.flight {
-		lost += int64(len(c.data))
+	if n.retryTimer != nil {
+		n.retryTimer.Stop()
 	}
 	n.buf.release()
 	files := n.files
@@ -926,5 +1102,5 @@ func (n *node) shutdown() (int64, error) {
 			errs = append(errs, fmt.Errorf("writeback: closing a backend file at Close: %w", err))
 		}
 	}
-	return lost, errors.Join(errs...)
+	return errors.Join(errs...)
 }

@@ -35,7 +35,9 @@ type Options struct {
 	// ChunkSize is the largest piece sent to the backend in one WriteAt.
 	ChunkSize int
 	// MaxDirty bounds the buffered bytes of the whole FS; writers block
-	// while it is reached. It must be at least ChunkSize.
+	// while it is reached. Up to another MaxDirty held by files whose
+	// write-back is failing does not count. It must be at least
+	// ChunkSize.
 	MaxDirty int64
 	// MaxDirtyPerFile bounds the buffered bytes of one file, so a single
 	// writer cannot take the whole budget. At most MaxDirty; zero means

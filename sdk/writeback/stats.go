@@ -89,7 +89,7 @@ func (f *FS) Files() []FileStats {
 		for _, c := range n.flight {
 			st.DirtyBytes += int64(len(c.data))
 		}
-		if n.failed {
+		if n.failSeq.Load() != n.repairedSeq.Load() {
 			st.Err = n.lastErr
 		}
 		n.mu.Unlock()

@@ -34,12 +34,13 @@ const daemonEnv = "FUSEKIT_EXAMPLE_DAEMON_FD"
 // dies without reporting, the parent sees the pipe close and reports the
 // daemon's exit status.
 
-// Detach runs in the parent. It starts the daemon and waits until it has
-// mounted (exit status 0) or failed (its status, with its error text
-// copied to stderr). A signal on stop while waiting stops the daemon.
+// Detach runs in the parent. It starts the daemon (this binary with args)
+// and waits until it has mounted (exit status 0) or failed (its status,
+// with its error text copied to stderr). A signal on stop while waiting
+// stops the daemon.
 // logFile, if not empty, receives the daemon's output; it is created if
 // needed and appended to.
-func Detach(prog, logFile string, stderr io.Writer, stop <-chan os.Signal) int {
+func Detach(prog string, args []string, logFile string, stderr io.Writer, stop <-chan os.Signal) int {
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: cannot find my own binary to start the daemon (run with -f to stay in the foreground): %v\n", prog, err)
@@ -67,7 +68,7 @@ func Detach(prog, logFile string, stderr io.Writer, stop <-chan os.Signal) int {
 		return 1
 	}
 	defer r.Close()
-	cmd := exec.Command(self, os.Args[1:]...)
+	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), daemonEnv+"=3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
 	cmd.ExtraFiles = []*os.File{w}

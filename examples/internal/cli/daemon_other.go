@@ -10,7 +10,7 @@ import (
 
 // Detach is Linux-only here: elsewhere it refuses, and the program must be
 // run in the foreground.
-func Detach(prog, logFile string, stderr io.Writer, stop <-chan os.Signal) int {
+func Detach(prog string, args []string, logFile string, stderr io.Writer, stop <-chan os.Signal) int {
 	fmt.Fprintf(stderr, "%s: daemon mode is implemented on Linux only; run with -f\n", prog)
 	return 2
 }
@@ -27,3 +27,6 @@ func (d *Daemon) Exit(code int)                {}
 
 // MountFailed returns err unchanged off Linux.
 func MountFailed(mountpoint string, err error) error { return err }
+
+// Stale is Linux-only here.
+func Stale(dir string) bool { return false }

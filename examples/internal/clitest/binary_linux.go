@@ -36,6 +36,13 @@ func Build(t testing.TB, pkgDir, name string) string {
 	if err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
+	// Whatever a failed test left running (a daemon that mounted when it
+	// should have refused) is stopped; the test has already failed then.
+	t.Cleanup(func() {
+		for _, pid := range Processes(t, bin) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	return bin
 }
 
@@ -54,12 +61,24 @@ const runLimit = 2 * time.Minute
 // and waits for it to exit.
 func Run(t testing.TB, dir, bin string, args ...string) Result {
 	t.Helper()
+	return RunAs(t, nil, dir, bin, args...)
+}
+
+// RunAs is Run with the credentials cred (nil: this process's).
+func RunAs(t testing.TB, cred *syscall.Credential, dir, bin string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// libfuse's auto_unmount helper inherits the output pipes and
+	// outlives a killed server until it has unmounted.
+	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
 	var ee *exec.ExitError
 	code := 0
@@ -199,5 +218,68 @@ func StaleMount(t testing.TB, dir string) {
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(dir, &sfs); !errors.Is(err, unix.ENOTCONN) {
 		t.Fatalf("want a stale mount on %s, statfs said %v", dir, err)
+	}
+}
+
+// BadCase is one bad command line for TestBadInputs-style tables: Setup
+// prepares it in the scratch directory dir and returns the arguments and
+// the fragments the message must contain.
+type BadCase struct {
+	Name  string
+	Setup func(t *testing.T, dir string) (args, want []string)
+	Code  int
+}
+
+// RunBadCases runs bin on every case twice, in the foreground and with the
+// modeFlag that detaches it (so that the daemon's report of the failure to
+// the waiting parent is checked too), and checks the exit status, the
+// message, that nothing panicked, and that no mount or process is left.
+func RunBadCases(t *testing.T, bin, modeFlag string, cases []BadCase) {
+	for _, c := range cases {
+		for _, mode := range []string{"foreground", "daemon"} {
+			t.Run(c.Name+"/"+mode, func(t *testing.T) {
+				dir := t.TempDir()
+				t.Cleanup(func() {
+					for _, m := range MountsUnder(t, dir) {
+						unix.Unmount(m, unix.MNT_DETACH)
+					}
+				})
+				args, want := c.Setup(t, dir)
+				if mode == "daemon" {
+					args = append([]string{modeFlag}, args...)
+				}
+				before := MountsUnder(t, dir)
+				res := Run(t, "", bin, args...)
+				if res.Code != c.Code {
+					t.Errorf("exit status %d, want %d; stderr: %s", res.Code, c.Code, res.Stderr)
+				}
+				for _, w := range want {
+					if !strings.Contains(res.Stderr, w) {
+						t.Errorf("stderr does not contain %q: %s", w, res.Stderr)
+					}
+				}
+				if strings.Contains(res.Stderr, "panic") || strings.Contains(res.Stderr, "goroutine ") {
+					t.Errorf("a panic reached the user: %s", res.Stderr)
+				}
+				after := MountsUnder(t, dir)
+				if strings.Join(after, "\n") != strings.Join(before, "\n") {
+					t.Errorf("mounts before the run %q, after %q", before, after)
+				}
+				NoProcessLeft(t, bin)
+			})
+		}
+	}
+}
+
+// NoProcessLeft fails the test if a process of bin is still running once a
+// generous grace period (for a daemon that is shutting down) has passed.
+func NoProcessLeft(t testing.TB, bin string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(Processes(t, bin)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pids := Processes(t, bin); len(pids) > 0 {
+		t.Errorf("processes of %s left behind: %v", bin, pids)
 	}
 }
