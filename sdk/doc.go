@@ -57,7 +57,13 @@
 // already mounted, stale) so both libfuse lines behave alike, captures what
 // libfuse prints if it still refuses, and waits until the mount is listed
 // in /proc/self/mountinfo and its root answers. By default it mounts with
-// auto_unmount, so a process killed outright leaves no stale mount.
+// auto_unmount, backed up by a watchdog process of its own (fusermount's
+// watcher misses some kills), so a process killed outright leaves no stale
+// mount; when one is left anyway (auto_unmount off), the next Mount
+// reports it as ErrStaleMount and Options.ClearStale removes it. A program
+// that looks at its mountpoint itself before Mount (stat, lstat,
+// filepath.EvalSymlinks all fail on a dead mount) calls CheckStale or
+// ClearStale first.
 // Unmount first drains buffered data (Syncer), then unmounts; while files
 // are open it retries until its context ends and then detaches the mount and
 // aborts the connection. cgofuse itself unmounts on SIGINT and SIGTERM and

@@ -4,6 +4,7 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,4 +56,32 @@ func ExampleMount_errors() {
 func ExampleErrno() {
 	fmt.Println(sdk.Errno(os.ErrNotExist) == 2, sdk.Errno(fmt.Errorf("disk: %w", sdk.ErrReadOnly)))
 	// Output: true read-only file system
+}
+
+// A program that resolves its mountpoint itself, before Mount, checks for a
+// dead mount left by an earlier run first: stat, lstat and
+// filepath.EvalSymlinks all fail on one with "transport endpoint is not
+// connected". With a -clear-stale flag it removes it instead.
+func ExampleCheckStale() {
+	dir, err := os.MkdirTemp("", "fusekit-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	clearStale := false // from a -clear-stale flag
+	if clearStale {
+		err = sdk.ClearStale(dir)
+	} else {
+		err = sdk.CheckStale(dir)
+	}
+	if errors.Is(err, sdk.ErrStaleMount) {
+		fmt.Println("a stale mount is in the way:", err)
+		return
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	fmt.Println(real != "", err)
+	// Output:
+	// true <nil>
 }

@@ -283,3 +283,17 @@ func TestRaiseProcs(t *testing.T) {
 	assert.Equal(t, 1, after, "a GOMAXPROCS chosen by the environment is the program's decision")
 	assert.Equal(t, 1, runtime.GOMAXPROCS(0))
 }
+
+// What each build makes of the build-specific fields (Options' comments).
+func TestBuildSpecificOptionsTranslate(t *testing.T) {
+	r, err := (&Options{MaxWrite: 1 << 20, MaxThreads: 4}).validate()
+	require.NoError(t, err)
+	opts := strings.Join(r.libfuseOptions(false), ",")
+	if Build == "fuse3" {
+		assert.NotContains(t, opts, "max_write", "libfuse3 rejects max_write")
+		assert.Contains(t, opts, "max_threads=4")
+	} else {
+		assert.Contains(t, opts, "max_write=131072", "libfuse2's ceiling")
+		assert.NotContains(t, opts, "max_threads", "libfuse2 rejects max_threads")
+	}
+}

@@ -5,11 +5,14 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,19 +101,37 @@ func TestMountRejectsBadOptions(t *testing.T) {
 		"RawOptions":   {RawOptions: []string{"-d"}},
 		"MountTimeout": {MountTimeout: -time.Second},
 	}
-	if sdk.Build == "fuse3" {
-		cases["MaxWrite"] = sdk.Options{MaxWrite: 65536}
-	} else {
-		cases["MaxThreads"] = sdk.Options{MaxThreads: 4}
-	}
-	for field, o := range cases {
-		t.Run(field, func(t *testing.T) {
+	cases["MaxWrite/unaligned"] = sdk.Options{MaxWrite: 5000}
+	cases["MaxThreads"] = sdk.Options{MaxThreads: -1}
+	for name, o := range cases {
+		field, _, _ := strings.Cut(name, "/")
+		t.Run(name, func(t *testing.T) {
 			_, err := sdk.Mount(sdktest.NewMemFS(), dir, &o)
 			var oe *sdk.OptionError
 			require.ErrorAs(t, err, &oe)
 			assert.Equal(t, field, oe.Field)
 			assert.Contains(t, err.Error(), "Options."+field)
 		})
+	}
+}
+
+// The build-specific fields are accepted by both builds, so that one
+// program needs no branch on sdk.Build: each build applies or ignores them
+// as Options says.
+func TestBuildSpecificOptionsAcceptedByBothBuilds(t *testing.T) {
+	for _, o := range []sdk.Options{{MaxThreads: 4}, {MaxWrite: 65536}, {MaxWrite: 1 << 20}, {MaxThreads: 16, MaxWrite: 131072}} {
+		srv := sdktest.Mount(t, sdktest.NewMemFS(), &o)
+		// A write larger than any MaxWrite goes through in pieces.
+		data := make([]byte, 3<<20)
+		for i := range data {
+			data[i] = byte(i)
+		}
+		p := filepath.Join(srv.Dir(), "f")
+		require.NoError(t, os.WriteFile(p, data, 0o644), "%+v in the %s build", o, sdk.Build)
+		got, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.Equal(t, data, got)
+		require.NoError(t, srv.Unmount(context.Background()))
 	}
 }
 
@@ -181,10 +202,13 @@ func TestIndependentMounts(t *testing.T) {
 // signal it. The test binary is that process when childDir is set.
 const (
 	childDir  = "FUSEKIT_CHILD_MOUNT"
-	childMode = "FUSEKIT_CHILD_MODE" // "", "noauto" (NoAutoUnmount) or "signals" (HandleSignals)
+	childMode = "FUSEKIT_CHILD_MODE" // "", "noauto" (NoAutoUnmount), "signals" (HandleSignals) or "watchdog" (no fusermount watcher)
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(childAbort); mode != "" {
+		os.Exit(forcedUnmountChild(mode))
+	}
 	if dir := os.Getenv(childDir); dir != "" {
 		os.Exit(serveChild(dir, os.Getenv(childMode)))
 	}
@@ -195,6 +219,9 @@ func TestMain(m *testing.M) {
 // the mount ends; it returns the exit status.
 func serveChild(dir, mode string) int {
 	opts := &sdk.Options{NoAutoUnmount: mode == "noauto", HandleSignals: mode == "signals"}
+	if mode == "watchdog" {
+		sdk.WithoutFusermountWatcher(opts)
+	}
 	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, opts)
 	if err != nil {
 		return 3
@@ -242,12 +269,78 @@ func TestStaleMount(t *testing.T) {
 	me := mountErr(t, dir, nil)
 	assert.Contains(t, me.Error(), "stale")
 	assert.Contains(t, me.Error(), "ClearStale")
+	assert.Contains(t, me.Error(), "-u -z "+dir, "the message names the command that clears it")
+	assert.ErrorIs(t, me, sdk.ErrStaleMount)
+	assert.ErrorIs(t, sdk.CheckStale(dir), sdk.ErrStaleMount)
 
 	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
 	require.NoError(t, srv.Unmount(context.Background()))
 	assert.False(t, mounted(t, dir))
+}
+
+// A dead mount reached through a symlinked parent is recognised too:
+// mountinfo lists the resolved path, and stat of the given one fails with
+// ENOTCONN before anything else can be learnt.
+func TestStaleMountThroughSymlink(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	require.NoError(t, os.Mkdir(real, 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(real, "mnt"), 0o755))
+	require.NoError(t, os.Symlink(real, filepath.Join(base, "link")))
+	sdktest.StaleMount(t, filepath.Join(real, "mnt"))
+	dir := filepath.Join(base, "link", "mnt")
+
+	me := mountErr(t, dir, nil)
+	assert.ErrorIs(t, me, sdk.ErrStaleMount)
+	assert.Contains(t, me.Error(), "ClearStale")
+
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
+	require.NoError(t, srv.Unmount(context.Background()))
+	assert.False(t, mounted(t, filepath.Join(real, "mnt")))
+}
+
+// Dead mounts can be stacked (a server restarted over its own dead mount
+// with libfuse3, which stacks, and killed again): ClearStale removes all.
+func TestClearStaleRemovesStackedMounts(t *testing.T) {
+	dir := t.TempDir()
+	sdktest.StaleMount(t, dir)
+	sdktest.StaleMount(t, dir)
+	srv, err := sdk.Mount(sdktest.NewMemFS(), dir, &sdk.Options{ClearStale: true})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("ok"), 0o644))
+	require.NoError(t, srv.Unmount(context.Background()))
+	assert.False(t, mounted(t, dir))
+}
+
+// CheckStale and ClearStale are what a program calls before it looks at
+// its mountpoint itself (lstat, EvalSymlinks), which fails on a dead mount.
+func TestCheckAndClearStale(t *testing.T) {
+	plain := t.TempDir()
+	assert.NoError(t, sdk.CheckStale(plain))
+	assert.NoError(t, sdk.ClearStale(plain), "nothing to clear is not an error")
+	assert.NoError(t, sdk.CheckStale(filepath.Join(plain, "missing")))
+
+	live := sdktest.Mount(t, sdktest.NewMemFS(), nil)
+	assert.NoError(t, sdk.CheckStale(live.Dir()))
+	require.NoError(t, sdk.ClearStale(live.Dir()))
+	assert.True(t, mounted(t, live.Dir()), "a live mount is left alone")
+
+	dir := sdktest.StaleMount(t, t.TempDir())
+	_, err := os.Lstat(dir)
+	require.ErrorIs(t, err, syscall.ENOTCONN)
+	err = sdk.CheckStale(dir)
+	require.ErrorIs(t, err, sdk.ErrStaleMount)
+	var me *sdk.MountError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, dir, me.Dir)
+	require.NoError(t, sdk.ClearStale(dir))
+	assert.False(t, mounted(t, dir))
+	_, err = os.Lstat(dir)
+	assert.NoError(t, err, "the directory is usable again")
 }
 
 // TestAutoUnmountAfterCrash: with the default auto_unmount, a server killed
@@ -261,6 +354,22 @@ func TestAutoUnmountAfterCrash(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.False(t, mounted(t, dir), "auto_unmount must remove the mount of a killed server")
+}
+
+// The SDK's watchdog clears the mount of a killed server by itself: the
+// child mounts without fusermount's auto_unmount, so nothing else would.
+// fusermount leaves a dead mount when its check races the connection's
+// teardown (README, Known limits); the watchdog is what remains then.
+func TestWatchdogClearsMountOfKilledServer(t *testing.T) {
+	dir, cmd := startServer(t, "watchdog")
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	// The watchdog retries for 30 s while the connection is torn down.
+	deadline := time.Now().Add(time.Minute)
+	for mounted(t, dir) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.False(t, mounted(t, dir), "the watchdog must remove the mount of a killed server")
 }
 
 func TestSignalUnmounts(t *testing.T) {
@@ -309,6 +418,7 @@ func TestUnmountDoesNotHangOnAStuckRequest(t *testing.T) {
 	dir := t.TempDir()
 	srv, err := sdk.Mount(fsys, dir, nil)
 	require.NoError(t, err)
+	sdk.SetReleaseGrace(srv, 2*time.Second)
 	defer close(fsys.release) // lets the stuck thread and the libfuse loop finish
 	go func() {
 		f, err := os.OpenFile(filepath.Join(dir, "stuck"), os.O_CREATE|os.O_RDWR, 0o644)
@@ -358,4 +468,163 @@ func TestMountRaisesGOMAXPROCS(t *testing.T) {
 
 	sdktest.Mount(t, sdktest.NewMemFS(), nil)
 	assert.Equal(t, runtime.NumCPU()+10, runtime.GOMAXPROCS(0), "CPUs plus libfuse's 10 threads")
+}
+
+// blockFS makes an open of "block" wait until its request is canceled, as
+// a backend call does that honours its context but never gets an answer.
+type blockFS struct {
+	*sdktest.MemFS
+	entered chan struct{} // gets a value when an open of "block" arrives
+}
+
+func (b blockFS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk.File, error) {
+	if name == "block" && flags&unix.O_ACCMODE == unix.O_RDONLY {
+		b.entered <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return b.MemFS.Open(ctx, name, flags, perm)
+}
+
+// childAbort names the forced-unmount scenario a child runs in a mount
+// namespace of its own: "nofusectl" (fusectl not mounted when it starts)
+// or "nosysfs" (fusectl cannot be mounted at all).
+const childAbort = "FUSEKIT_CHILD_ABORT"
+
+// forcedUnmountChild mounts blockFS, holds a file open and a request
+// waiting, unmounts with a short deadline and reports on stdout what it
+// saw. It runs in a private mount namespace, so what it does to
+// /sys/fs/fuse/connections is invisible to every other process.
+func forcedUnmountChild(mode string) int {
+	for unix.Unmount("/sys/fs/fuse/connections", unix.MNT_DETACH) == nil {
+	}
+	if mode == "nosysfs" {
+		// Hide the connections directory: fusectl has nowhere to go.
+		if err := unix.Mount("tmpfs", "/sys/fs/fuse", "tmpfs", 0, ""); err != nil {
+			fmt.Println("cannot hide /sys/fs/fuse:", err)
+			return 5
+		}
+	}
+	dir, err := os.MkdirTemp("", "fusekit-abort-")
+	if err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	defer os.Remove(dir)
+	logs := &syncBuffer{}
+	fsys := blockFS{sdktest.NewMemFS(), make(chan struct{}, 1)}
+	srv, err := sdk.Mount(fsys, dir, &sdk.Options{
+		NoAutoUnmount: true, // nothing outside this namespace could see the mount anyway
+		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	held, err := os.Create(filepath.Join(dir, "held"))
+	if err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	if err := os.WriteFile(filepath.Join(dir, "block"), nil, 0o644); err != nil {
+		fmt.Println(err)
+		return 5
+	}
+	blocked := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(filepath.Join(dir, "block"), os.O_RDONLY, 0)
+		if err == nil {
+			f.Close()
+		}
+		blocked <- err
+	}()
+	<-fsys.entered
+	if mode == "nosysfs" {
+		// Without the abort the held file keeps the connection: close it
+		// once the SDK has said it could not abort, so the loop can end.
+		go func() {
+			for !strings.Contains(logs.String(), "could not abort") {
+				time.Sleep(10 * time.Millisecond)
+			}
+			held.Close()
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = srv.Unmount(ctx)
+	fmt.Printf("unmount: %v\n", err)
+	select {
+	case <-srv.Done():
+		fmt.Println("done: closed")
+	case <-time.After(2 * time.Minute):
+		fmt.Println("done: still open")
+	}
+	select {
+	case err := <-blocked:
+		fmt.Printf("blocked request: returned (%v)\n", err)
+	case <-time.After(2 * time.Minute):
+		fmt.Println("blocked request: still waiting")
+	}
+	m, _ := os.ReadFile("/proc/self/mountinfo")
+	fmt.Printf("fusectl mounted: %v\n", strings.Contains(string(m), " /sys/fs/fuse/connections "))
+	fmt.Printf("log: %s\n", logs.String())
+	held.Close()
+	return 0
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runForcedUnmountChild runs forcedUnmountChild in a new mount namespace
+// and returns its report.
+func runForcedUnmountChild(t *testing.T, mode string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childAbort+"="+mode)
+	// Go makes the new namespace's mounts private, so nothing the child
+	// mounts or unmounts propagates back.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child: %s", out)
+	t.Logf("child in a new mount namespace:\n%s", out)
+	return string(out)
+}
+
+// A forced unmount must end the FUSE connection, not only detach the
+// mount, even when fusectl (the only way to abort a connection) was not
+// mounted: the SDK mounts it and says so. The child holds a file open,
+// which keeps a merely detached connection alive, and has a request
+// waiting in the filesystem.
+func TestForcedUnmountAbortsWithoutFusectl(t *testing.T) {
+	out := runForcedUnmountChild(t, "nofusectl")
+	assert.Contains(t, out, "unmount: <nil>\n")
+	assert.Contains(t, out, "done: closed", "the libfuse loop must end")
+	assert.Contains(t, out, "blocked request: returned")
+	assert.Contains(t, out, "fusectl mounted: true")
+	assert.Contains(t, out, "mounted the FUSE control filesystem", "mounting fusectl is said, not hidden")
+}
+
+// When fusectl cannot be mounted, the forced unmount says that the
+// connection could not be aborted and why, in its error and its log.
+func TestForcedUnmountReportsImpossibleAbort(t *testing.T) {
+	out := runForcedUnmountChild(t, "nosysfs")
+	assert.Contains(t, out, "could not be aborted")
+	assert.Contains(t, out, "/sys/fs/fuse/connections is missing")
+	assert.Contains(t, out, "done: closed")
 }

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sdk
 
 import (
@@ -23,24 +25,20 @@ import (
 // each problem gets its own message instead of libfuse's stderr line (and
 // so that both libfuse lines behave alike: libfuse3 would silently stack a
 // second mount or mount over a non-empty directory). It reports whether the
-// directory has entries (then AllowNonEmpty was set).
+// directory has entries (then AllowNonEmpty was set). A stale FUSE mount is
+// looked for first, through mountinfo and statfs only: every other look at
+// the path (stat, lstat, symlink resolution) fails on it with ENOTCONN.
 func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
-	m, isMount, err := mountAt(dir)
+	if r.ClearStale {
+		if err := ClearStale(dir); err != nil {
+			return false, err
+		}
+	} else if err := checkStale(dir); err != nil {
+		return false, err
+	}
+	m, isMount, err := mountAt(mountinfoPath(dir))
 	if err != nil {
 		return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
-	}
-	if isMount && strings.HasPrefix(m.FSType, "fuse") && stale(dir) {
-		if !r.ClearStale {
-			return false, &MountError{Dir: dir,
-				Reason: "a stale FUSE mount is in the way (transport endpoint is not connected: its server died); set Options.ClearStale or run: fusermount3 -u -z " + dir}
-		}
-		if derr := detach(dir); derr != nil {
-			return false, &MountError{Dir: dir, Reason: "cannot clear the stale FUSE mount", Err: derr}
-		}
-		m, isMount, err = mountAt(dir)
-		if err != nil {
-			return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
-		}
 	}
 	if isMount {
 		return false, &MountError{Dir: dir,
@@ -51,6 +49,11 @@ func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return false, &MountError{Dir: dir, Reason: "the mountpoint does not exist"}
+	case deadConn(err):
+		// The dead mount is not at dir itself but on the way to it (a
+		// parent), or dir names it through a symlink that cannot be
+		// resolved any more.
+		return false, &MountError{Dir: dir, Reason: "a stale FUSE mount is on the path to the mountpoint (its server died); unmount it with " + fusermount() + " -u -z", Err: ErrStaleMount}
 	case err != nil:
 		return false, &MountError{Dir: dir, Reason: "cannot stat the mountpoint", Err: err}
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
@@ -72,12 +75,97 @@ func checkMountpoint(dir string, r *resolved) (nonempty bool, err error) {
 	return false, nil
 }
 
+// CheckStale reports whether a stale FUSE mount (one whose server died
+// without unmounting: "transport endpoint is not connected") sits at dir.
+// It returns nil when there is none, and a *MountError matching
+// ErrStaleMount when there is; its message says how to clear it. It looks
+// only at /proc/self/mountinfo and statfs(2), so it works where stat, lstat
+// and filepath.EvalSymlinks of dir fail: a program that resolves its
+// mountpoint itself should call it (or ClearStale) first. Mount makes the
+// same check.
+func CheckStale(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return &MountError{Dir: dir, Reason: "cannot make the mountpoint absolute", Err: err}
+	}
+	return checkStale(abs)
+}
+
+func checkStale(dir string) error {
+	st, err := staleAt(dir)
+	if err != nil {
+		return err
+	}
+	if st {
+		return &MountError{Dir: dir, Err: ErrStaleMount,
+			Reason: fmt.Sprintf("a stale FUSE mount is in the way; set Options.ClearStale (-clear-stale in the example binaries) or run: %s -u -z %s", fusermount(), dir)}
+	}
+	return nil
+}
+
+// ClearStale removes every stale FUSE mount stacked at dir, and does
+// nothing when there is none; a live mount is left alone. As root it
+// detaches the mount lazily (umount2 MNT_DETACH), otherwise it runs
+// fusermount -u -z, which allows it for mounts the user made. The dead
+// connection itself ends once nothing uses the old mount any more.
+// Mount does this when Options.ClearStale is set.
+func ClearStale(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return &MountError{Dir: dir, Reason: "cannot make the mountpoint absolute", Err: err}
+	}
+	// Stale mounts can be stacked (a server that died, restarted over its
+	// own dead mount with libfuse3, and died again); a bound keeps a mount
+	// that comes back at once from looping forever.
+	for i := 0; i < 16; i++ {
+		st, err := staleAt(abs)
+		if err != nil || !st {
+			return err
+		}
+		if err := detach(mountinfoPath(abs)); err != nil {
+			return &MountError{Dir: abs, Reason: "cannot clear the stale FUSE mount", Err: err}
+		}
+	}
+	return &MountError{Dir: abs, Reason: "a stale FUSE mount is still there after 16 lazy unmounts", Err: ErrStaleMount}
+}
+
+// staleAt reports whether the topmost mount at dir is a FUSE mount whose
+// server is gone.
+func staleAt(dir string) (bool, error) {
+	m, isMount, err := mountAt(mountinfoPath(dir))
+	if err != nil {
+		return false, &MountError{Dir: dir, Reason: "cannot read /proc/self/mountinfo", Err: err}
+	}
+	return isMount && isFUSE(m.FSType) && stale(dir), nil
+}
+
+// mountinfoPath returns dir as /proc/self/mountinfo lists it: with the
+// symlinks of its parent resolved. The last component is not resolved, as
+// resolving it would stat a possibly dead mount.
+func mountinfoPath(dir string) string {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	if err != nil {
+		return dir
+	}
+	return filepath.Join(parent, filepath.Base(dir))
+}
+
+func isFUSE(fstype string) bool {
+	return fstype == "fuse" || fstype == "fuseblk" || strings.HasPrefix(fstype, "fuse.") || strings.HasPrefix(fstype, "fuseblk.")
+}
+
 // stale reports whether the FUSE mount at dir has lost its server. statfs
 // always reaches the server, where stat may be answered from the kernel's
 // attribute cache even after the server died.
 func stale(dir string) bool {
 	var sfs unix.Statfs_t
-	err := unix.Statfs(dir, &sfs)
+	return deadConn(unix.Statfs(dir, &sfs))
+}
+
+// deadConn reports whether err is what a FUSE connection without a server
+// answers: ENOTCONN once it has been aborted, ECONNABORTED for a request
+// that was in flight when it was.
+func deadConn(err error) bool {
 	return errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECONNABORTED)
 }
 
@@ -195,9 +283,10 @@ func mountAt(dir string) (mountEntry, bool, error) {
 // answers stat, and returns the mount's device number.
 func waitLive(dir, subtype string, deadline <-chan time.Time) (uint64, error) {
 	want := "fuse." + subtype
+	listed := mountinfoPath(dir)
 	var last error
 	for {
-		m, ok, err := mountAt(dir)
+		m, ok, err := mountAt(listed)
 		switch {
 		case err != nil:
 			last = err
@@ -244,28 +333,27 @@ func runFusermount(args ...string) error {
 
 // unmountDir unmounts gracefully: a plain unmount fails with EBUSY while
 // files are open, so it is retried until ctx is done; then the mount is
-// detached lazily and its FUSE connection aborted, so that open files get
-// errors instead of keeping this process serving forever.
-func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSystemHost) error {
+// detached lazily and forced is true: the caller must abort the
+// connection (abortConnection), or open files keep this process serving.
+func unmountDir(ctx context.Context, dir string, host *fuse.FileSystemHost) (forced bool, err error) {
 	for {
 		err := unix.Unmount(dir, 0)
 		switch {
 		case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil
+			return false, nil
 		case errors.Is(err, unix.EPERM):
 			if runFusermount("-u", dir) == nil {
-				return nil
+				return false, nil
 			}
 		case !errors.Is(err, unix.EBUSY):
-			return fmt.Errorf("unmount %s: %w", dir, err)
+			return false, fmt.Errorf("unmount %s: %w", dir, err)
 		}
 		select {
 		case <-ctx.Done():
 			if derr := detach(dir); derr != nil {
-				return fmt.Errorf("lazy unmount of %s: %w", dir, derr)
+				return true, fmt.Errorf("lazy unmount of %s: %w", dir, derr)
 			}
-			abortConnection(dev)
-			return nil
+			return true, nil
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -274,27 +362,45 @@ func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSyst
 // fusectlDir is where the kernel's fusectl filesystem lists connections.
 const fusectlDir = "/sys/fs/fuse/connections"
 
-var fusectlOnce sync.Once
-
 // abortConnection aborts the FUSE connection of the mount with device dev,
-// as `echo 1 > /sys/fs/fuse/connections/N/abort` does. fusectl is mounted
-// first if it is not (root only); failure is harmless: the connection then
-// ends when the last open file is closed.
-func abortConnection(dev uint64) {
+// as `echo 1 > /sys/fs/fuse/connections/N/abort` does: every request
+// waiting on it fails, and libfuse's loop stops reading. A lazy detach
+// alone leaves the connection alive for as long as a file on it is open.
+// fusectl is mounted first when it is not, which needs root; mounted
+// reports that it was, for the caller to say so. An error says why the
+// connection could not be aborted.
+func abortConnection(dev uint64) (mounted bool, err error) {
 	if dev == 0 {
-		return
+		return false, errors.New("the mount's device number is unknown")
 	}
-	fusectlOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(fusectlDir, "..")); err == nil {
-			if m, ok, _ := mountAt(fusectlDir); !ok || m.FSType != "fusectl" {
-				_ = unix.Mount("fusectl", fusectlDir, "fusectl", 0, "")
-			}
+	m, ok, err := mountAt(fusectlDir)
+	if err != nil {
+		return false, fmt.Errorf("cannot read /proc/self/mountinfo: %w", err)
+	}
+	if !ok || m.FSType != "fusectl" {
+		if _, err := os.Stat(fusectlDir); err != nil {
+			return false, fmt.Errorf("the FUSE control filesystem cannot be mounted, %s is missing (is sysfs mounted, and the fuse module loaded?): %w", fusectlDir, err)
 		}
-	})
+		if os.Geteuid() != 0 {
+			return false, fmt.Errorf("the FUSE control filesystem is not mounted on %s and only root can mount it (mount -t fusectl none %s)", fusectlDir, fusectlDir)
+		}
+		if err := unix.Mount("fusectl", fusectlDir, "fusectl", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			return false, fmt.Errorf("cannot mount the FUSE control filesystem on %s: %w", fusectlDir, err)
+		}
+		mounted = true
+	}
 	// fusectl names a connection by the kernel's encoding of the device
 	// number, which for the anonymous devices FUSE uses is the minor.
 	id := unix.Major(dev)<<20 | unix.Minor(dev)
-	_ = os.WriteFile(filepath.Join(fusectlDir, strconv.FormatUint(uint64(id), 10), "abort"), []byte("1"), 0)
+	err = os.WriteFile(filepath.Join(fusectlDir, strconv.FormatUint(uint64(id), 10), "abort"), []byte("1"), 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// The connection ended between the detach and now.
+		return mounted, nil
+	}
+	if err != nil {
+		return mounted, fmt.Errorf("cannot abort FUSE connection %d through %s: %w", id, fusectlDir, err)
+	}
+	return mounted, nil
 }
 
 // closeOnExecAll marks every descriptor above 2 close-on-exec. Go opens all

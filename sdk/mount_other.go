@@ -19,6 +19,16 @@ func checkMountpoint(dir string, r *resolved) (bool, error) {
 	return false, nil
 }
 
+// CheckStale and ClearStale find nothing to do outside Linux.
+func CheckStale(dir string) error { return nil }
+func ClearStale(dir string) error { return nil }
+
+// The watchdog that backs up auto_unmount is a Linux feature.
+type watchdog struct{}
+
+func startWatchdog(dir string, dev uint64) (*watchdog, error) { return nil, nil }
+func (*watchdog) stop()                                       {}
+
 func checkHelpers(r *resolved) error { return nil }
 
 func closeOnExecAll() {}
@@ -42,7 +52,9 @@ func waitLive(dir, subtype string, deadline <-chan time.Time) (uint64, error) {
 	}
 }
 
-func unmountDir(ctx context.Context, dir string, dev uint64, host *fuse.FileSystemHost) error {
+func unmountDir(ctx context.Context, dir string, host *fuse.FileSystemHost) (bool, error) {
 	host.Unmount()
-	return nil
+	return false, nil
 }
+
+func abortConnection(dev uint64) (bool, error) { return false, nil }

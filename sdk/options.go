@@ -1,3 +1,5 @@
+//go:build !linux || cgo
+
 package sdk
 
 import (
@@ -87,7 +89,9 @@ type Options struct {
 	// connected") found at the mountpoint instead of failing.
 	ClearStale bool
 	// NoAutoUnmount turns off auto_unmount, which otherwise removes the mount
-	// when the process dies without unmounting.
+	// when the process dies without unmounting: libfuse's fusermount
+	// watcher, backed up by a watchdog process of the SDK's own (/bin/sh)
+	// for the cases fusermount misses (README, Known limits).
 	NoAutoUnmount bool
 	// HandleSignals makes SIGHUP unmount cleanly too. cgofuse itself always
 	// unmounts on SIGINT and SIGTERM while a mount is live, and buffered data
@@ -125,16 +129,18 @@ type Options struct {
 	// gets this without asking.
 	NoXattrs bool
 
-	// MaxWrite is the largest write the kernel sends, in bytes: a multiple of
-	// 4096 up to 131072 with libfuse2 (default 131072). libfuse3 always
-	// uses 1 MiB and MaxWrite must be zero there.
+	// MaxWrite is the largest write the kernel sends, in bytes: a multiple
+	// of 4096. Both builds accept it, so that one program builds and runs
+	// with either: libfuse2 uses it up to its own ceiling of 131072 (the
+	// default; larger values mean 131072), libfuse3 ignores it and always
+	// uses 1 MiB (libfuse3 has no max_write option).
 	MaxWrite int
-	// MaxThreads caps the threads serving requests in the libfuse3 build
-	// (default 10, libfuse's own). More threads help only when requests
-	// block in the filesystem for long (a network backend): idle threads
-	// are kept up to the cap, and a pool larger than the parallelism made
-	// sequential requests slower in measurements. libfuse2 has no cap and
-	// MaxThreads must be zero there.
+	// MaxThreads caps the threads serving requests (default 10, libfuse's
+	// own). More threads help only when requests block in the filesystem
+	// for long (a network backend): idle threads are kept up to the cap,
+	// and a pool larger than the parallelism made sequential requests
+	// slower in measurements. Both builds accept it: libfuse3 applies it,
+	// libfuse2 ignores it (its pool has no cap and keeps 10 idle threads).
 	MaxThreads int
 	// KeepGOMAXPROCS stops Mount from raising GOMAXPROCS. Mount otherwise
 	// makes it at least the CPU count plus libfuse's threads (10 with
@@ -160,6 +166,11 @@ type Options struct {
 	// Logger receives one debug line per operation and warnings (recovered
 	// panics, cleanup failures). Nil means no logging at all.
 	Logger *slog.Logger
+
+	// noFusermountWatcher leaves auto_unmount out of libfuse's options
+	// but keeps the SDK's own watchdog: tests use it to check that the
+	// watchdog alone clears the mount of a killed server.
+	noFusermountWatcher bool
 
 	// RawOptions are passed to libfuse as -o options after the SDK's own,
 	// unchecked. They are an escape hatch: an option the running libfuse
@@ -238,8 +249,8 @@ func (o *Options) validate() (*resolved, error) {
 	if r.Umask != nil && *r.Umask&^0o777 != 0 {
 		return nil, &OptionError{"Umask", fmt.Sprintf("%#o", *r.Umask), "must be within 0777"}
 	}
-	if r.MaxWrite < 0 {
-		return nil, &OptionError{"MaxWrite", r.MaxWrite, "must not be negative"}
+	if r.MaxWrite < 0 || r.MaxWrite%4096 != 0 {
+		return nil, &OptionError{"MaxWrite", r.MaxWrite, "must be a non-negative multiple of 4096"}
 	}
 	if r.MaxThreads < 0 {
 		return nil, &OptionError{"MaxThreads", r.MaxThreads, "must not be negative"}
@@ -288,7 +299,7 @@ func (r *resolved) commonOptions() []string {
 	if r.ReadOnly {
 		opts = append(opts, "ro")
 	}
-	if !r.NoAutoUnmount {
+	if !r.NoAutoUnmount && !r.noFusermountWatcher {
 		opts = append(opts, "auto_unmount")
 	}
 	return opts

@@ -1,4 +1,4 @@
-//go:build !fuse3
+//go:build !fuse3 && (!linux || cgo)
 
 package sdk
 
@@ -7,15 +7,12 @@ import "strconv"
 // Build names the libfuse line this binary was built for.
 const Build = "fuse2"
 
+// checkBuild applies what libfuse2 does with the build-specific fields:
+// MaxThreads has no effect (libfuse2's pool has no cap), and MaxWrite is
+// capped at libfuse2's largest write, 128 KiB.
 func (r *resolved) checkBuild() error {
-	if r.MaxThreads != 0 {
-		return &OptionError{"MaxThreads", r.MaxThreads, "only the libfuse3 build (-tags fuse3) has a thread cap; leave it zero"}
-	}
-	if r.MaxWrite == 0 {
+	if r.MaxWrite == 0 || r.MaxWrite > fuse2MaxWrite {
 		r.MaxWrite = fuse2MaxWrite
-	}
-	if r.MaxWrite%4096 != 0 || r.MaxWrite > fuse2MaxWrite {
-		return &OptionError{"MaxWrite", r.MaxWrite, "must be a multiple of 4096 up to 131072 with libfuse2"}
 	}
 	return nil
 }

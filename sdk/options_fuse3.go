@@ -1,4 +1,4 @@
-//go:build fuse3
+//go:build fuse3 && (!linux || cgo)
 
 package sdk
 
@@ -7,10 +7,11 @@ import "strconv"
 // Build names the libfuse line this binary was built for.
 const Build = "fuse3"
 
+// checkBuild applies what libfuse3 does with the build-specific fields:
+// MaxWrite has no effect (cgofuse's libfuse3 always negotiates 1 MiB, and
+// libfuse3 rejects max_write), and MaxThreads caps the thread pool.
 func (r *resolved) checkBuild() error {
-	if r.MaxWrite != 0 {
-		return &OptionError{"MaxWrite", r.MaxWrite, "libfuse3 always uses 1 MiB writes; leave it zero"}
-	}
+	r.MaxWrite = 0
 	if r.MaxThreads == 0 {
 		r.MaxThreads = defaultMaxThreads
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,7 +71,13 @@ func TestCommandThatNeverMounts(t *testing.T) {
 	r := &Runner{
 		Targets:   []Target{daemonTarget(t, "hung", "never")},
 		Workloads: Workloads()[:1], Reps: 1, Config: tinyConfig(t), WorkDir: work,
-		MountTimeout: 300 * time.Millisecond, StopTimeout: 200 * time.Millisecond,
+		// The daemon ignores SIGTERM only once it runs: the mount wait must
+		// outlast its start, or SIGTERM kills it first and the kill path is
+		// never taken. The race-built test binary took 0.24–1.11 s to start
+		// and exit with both CPUs of a 2-CPU machine busy; 300 ms failed
+		// there every time. The stop wait is only how long a process that
+		// never exits is given.
+		MountTimeout: 10 * time.Second, StopTimeout: 200 * time.Millisecond,
 		Progress: &progress,
 	}
 	_, err := r.Run(context.Background())
@@ -118,7 +126,9 @@ func TestMountVanishesMidRun(t *testing.T) {
 
 func TestDeadConnectionIsReported(t *testing.T) {
 	work := t.TempDir()
-	d, err := startDaemon(context.Background(), daemonTarget(t, "m", "memfs"), work, 10*time.Second, 10*time.Second, func(string) {})
+	// Without auto_unmount: with it, the SDK's watchdog detaches the dead
+	// mount as soon as the daemon's loop ends, racing the check.
+	d, err := startDaemon(context.Background(), daemonTarget(t, "m", "noauto"), work, 10*time.Second, 10*time.Second, func(string) {})
 	require.NoError(t, err)
 	stopped := false
 	t.Cleanup(func() {
@@ -130,8 +140,14 @@ func TestDeadConnectionIsReported(t *testing.T) {
 	require.NoError(t, unix.Stat(d.mnt, &st))
 	// Abort the connection, as a crash without auto_unmount or an
 	// administrator would leave it: still listed, answering ENOTCONN.
-	abort := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", unix.Minor(st.Dev))
-	require.NoError(t, os.WriteFile(abort, []byte("1"), 0))
+	// fusectl need not be mounted here: the abort runs in a mount
+	// namespace of its own that mounts it, which leaves this machine's
+	// mounts as they were.
+	abort := fmt.Sprintf("{ grep -q ' /sys/fs/fuse/connections ' /proc/self/mountinfo || mount -t fusectl fusectl /sys/fs/fuse/connections; } && echo 1 > /sys/fs/fuse/connections/%d/abort", unix.Minor(st.Dev))
+	cmd := exec.Command("sh", "-c", abort)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "aborting the connection: %s", out)
 	err = d.check()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not answer")

@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 //	stubborn  mount, then ignore SIGTERM (the tool must detach and kill)
 //	fail      print an error and exit 3 without mounting
 //	never     ignore SIGTERM and never mount
+//	noauto    like memfs, without auto_unmount: a dead connection stays listed
 func testDaemon(mode string, args []string) int {
 	if len(args) != 1 {
 		fmt.Fprintf(os.Stderr, "test daemon: want MOUNTPOINT, got %q\n", args)
@@ -51,8 +52,8 @@ func testDaemon(mode string, args []string) int {
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(time.Hour)
 		return 0
-	case "memfs", "stubborn":
-		srv, err := sdk.Mount(sdktest.NewMemFS(), args[0], &sdk.Options{HandleSignals: mode == "memfs"})
+	case "memfs", "stubborn", "noauto":
+		srv, err := sdk.Mount(sdktest.NewMemFS(), args[0], &sdk.Options{HandleSignals: mode != "stubborn", NoAutoUnmount: mode == "noauto"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "test daemon:", err)
 			return 1
