@@ -241,9 +241,9 @@ func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*nod
 		return nil, copyUpFailed(n.name, err)
 	}
 	if perr == nil {
-		if err := o.upper.SetTimes(ctx, parentName(n.name), pa.Atime, pa.Mtime); err != nil && !bestEffort(err) {
-			return nil, copyUpFailed(n.name, err)
-		}
+		// Best effort, as the kernel's: the copy is in place, and failing
+		// the copy-up now would report as failed what has happened.
+		_ = o.upper.SetTimes(ctx, parentName(n.name), pa.Atime, pa.Mtime)
 	}
 	var up *node
 	if n.isDir() {
