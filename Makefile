@@ -4,9 +4,13 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 # Packages the tests and the demo need: both libfuse lines (runtime and
-# headers, cgofuse compiles against them), fusermount, a C compiler, and
-# sshd for the real network backend the write-back tests use.
-DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config openssh-server sqlite3
+# headers, cgofuse compiles against them), fusermount, a C compiler, sshd
+# for the real network backend the write-back tests use, sqlite3 for the
+# write-back journal's crash test, and for the overlay's podman test
+# (examples/overlay/podman_linux_test.go): podman, busybox-static for its
+# base image, and runc, which runs containers where crun cannot set up
+# cgroups.
+DEBS := fuse3 libfuse3-dev libfuse-dev libfuse2 gcc pkg-config openssh-server sqlite3 podman busybox-static runc
 # A generous bound per package; the whole suite runs well under it.
 TEST_TIMEOUT ?= 15m
 PKGS ?= ./...

@@ -229,9 +229,21 @@ func (o *FS) _copyUpResolved(ctx context.Context, name string, how copyHow) (*no
 // _place renames a staged copy of n into place and gives it n's inode
 // number. nsMu must be held.
 func (o *FS) _place(ctx context.Context, n *node, tmp string, how copyHow) (*node, error) {
+	// A copy-up changes no directory in the merged view, but the rename
+	// into place moves the upper parent's mtime: put its times back
+	// afterwards, as the kernel's copy-up does (ovl_set_timestamps on the
+	// parent). Without this, every copy-up of a tree (a directory rename)
+	// leaves each copied directory with the current time instead of the
+	// lower's, and a chmod of a lower file touches its directory.
+	pa, perr := o.upper.Stat(ctx, parentName(n.name))
 	if err := o.moveIn(ctx, tmp, n.name, 0); err != nil {
 		o.discard(ctx, tmp)
 		return nil, copyUpFailed(n.name, err)
+	}
+	if perr == nil {
+		// Best effort, as the kernel's: the copy is in place, and failing
+		// the copy-up now would report as failed what has happened.
+		_ = o.upper.SetTimes(ctx, parentName(n.name), pa.Atime, pa.Mtime)
 	}
 	var up *node
 	if n.isDir() {

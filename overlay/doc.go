@@ -13,6 +13,11 @@
 // each visible name once and never shows a marker, nor a work directory
 // inside the upper. Without an upper the overlay is read-only (EROFS).
 //
+// Stat of a merged directory (one that more than one layer holds) reports
+// link count 1, as kernel overlayfs does: its true count would need a merged
+// listing, and find(1) and other tools read 1 as "unknown". A directory that
+// only one layer holds (or whose upper is opaque) reports that layer's count.
+//
 // # Markers
 //
 // Both on-disk formats are read in every layer: kernel overlayfs (a
@@ -34,7 +39,9 @@
 // The first change to a lower object (open for writing, truncate, chmod,
 // chown, utimens, an xattr change, link, rename) copies it into the upper,
 // parents first with their metadata, then the object with its data, mode,
-// owner, times and xattrs; whole chunks of zeros become holes. The copy is
+// owner, times and xattrs; whole chunks of zeros become holes. As with the
+// kernel, the upper parent keeps its times through the copy-up, so a copy-up
+// changes no directory's mtime in the merged view. The copy is
 // built under a temporary name in the work directory (see below), fsync'd,
 // and renamed into place: after a crash or ENOSPC the merged view shows the
 // lower object, never a partial copy, and New clears the leftovers. New
@@ -121,7 +128,8 @@
 // content, which kernel overlayfs refuses to rename with EXDEV unless
 // redirect_dir is on, is renamed here: its whole tree is copied up (files as
 // metacopy stubs, so only metadata moves), every copied directory made
-// opaque, and the tree renamed. That is the one deliberate difference from
+// opaque, and the tree renamed; every directory keeps its times, as a
+// kernel rename with redirect_dir=on does. That is the one deliberate difference from
 // the kernel in the differential test. RenameExchange (renameat2
 // RENAME_EXCHANGE, which reaches the overlay only in the libfuse3 build)
 // copies both objects up the same way and swaps them in the upper with one

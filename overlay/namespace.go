@@ -53,7 +53,9 @@ func (o *FS) Open(ctx context.Context, name string, flags int, perm uint32) (sdk
 	if err != nil {
 		return nil, err
 	}
-	return wrapFile(f, o.ino(n), n.origin == ""), nil
+	// A merged directory's handle would report its top layer's link
+	// count; visibleAttr's is the merged one.
+	return wrapFile(f, o.ino(n), n.origin == "" && len(n.dirs) <= 1), nil
 }
 
 // create makes a new regular file for Open with O_CREAT.

@@ -366,5 +366,12 @@ func (o *FS) ino(n *node) uint64 {
 func (o *FS) visibleAttr(n *node) sdk.Attr {
 	a := n.attr
 	a.Ino = o.ino(n)
+	if len(n.dirs) > 1 {
+		// As kernel overlayfs reports a merged directory (ovl_getattr):
+		// its subdirectory count would need a merged listing, and 1 is
+		// what find(1) and other tools read as "unknown". A directory
+		// from one layer keeps that layer's count.
+		a.Nlink = 1
+	}
 	return a
 }

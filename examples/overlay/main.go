@@ -26,6 +26,12 @@
 // mountpoint, a lower that is the upper, an upper inside a lower (or the
 // reverse), a workdir inside the upper. Symbolic links are resolved first.
 //
+// The kernel does not cache attributes unless -attr-timeout (-o
+// attr_timeout=) says for how long: libfuse2 gives each name of a hard link
+// its own kernel inode, which nothing can invalidate through cgofuse, so a
+// cached stat of one name misses a link(2) or a write made through another
+// (see README.md). Names are cached for a second.
+//
 // Copy-ups and new whiteouts are staged in WORKDIR/work and renamed into the
 // upper, so the upper holds only the layer's own content; the workdir must be
 // on the upper's filesystem, as the kernel requires. Without a workdir they

@@ -136,6 +136,10 @@ func TestOptionsPodmanPasses(t *testing.T) {
 		"uidmapping=0:1:0":          "empty",
 		"gidmapping=a:b:c":          "not an id",
 		"uidmapping=4294967295:0:2": "runs past",
+		"attr_timeout":              "attr_timeout=SECONDS",
+		"attr_timeout=-1":           "attr_timeout=SECONDS",
+		"attr_timeout=soon":         "attr_timeout=SECONDS",
+		"attr_timeout=NaN":          "attr_timeout=SECONDS",
 	} {
 		_, err := parseArgs([]string{"-o", "lowerdir=/l," + o, "/m"}, &bytes.Buffer{})
 		if assert.Error(t, err, o) {

@@ -89,6 +89,18 @@ func (c *config) options(readOnly bool, logger *slog.Logger) *sdk.Options {
 		OwnerGID:   c.squashGID,
 		RawOptions: c.mountFlags,
 		Logger:     logger,
+		// Off unless asked for. libfuse2's high-level API gives every name
+		// of a hard link its own kernel inode, and nothing can invalidate
+		// the kernel's attribute cache through cgofuse, so with caching a
+		// stat right after link(2), or after a write or unlink through
+		// another name, returns the old link count or size for
+		// AttrTimeout. containers/storage walks a layer right after a
+		// build step and stores the second name of a pair it sees with
+		// link count 1 as a copy. Names stay cached (EntryTimeout).
+		AttrTimeout: -1,
+	}
+	if c.attrTimeout > 0 {
+		o.AttrTimeout = c.attrTimeout
 	}
 	if c.fsname != "" {
 		o.FSName = c.fsname

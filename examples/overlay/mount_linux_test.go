@@ -243,3 +243,63 @@ func TestCopyUpSurvivesKill(t *testing.T) {
 	}
 	assert.False(t, clitest.Mounted(t, mnt))
 }
+
+// TestLinkCountFreshAtOnce links files (a lower one, copied up by the link,
+// and an upper one) and stats the first name at once: it must show both
+// links, and a write through the second name must show in the first's
+// size. With the kernel caching attributes, the libfuse2 build answered
+// from the first name's cached attributes (link count 1), which made
+// containers/storage store hard links made in a build step as copies.
+func TestLinkCountFreshAtOnce(t *testing.T) {
+	lower, upper, mnt := t.TempDir(), t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(lower, "low"), []byte("lower"), 0o644))
+	stop := make(chan os.Signal, 1)
+	var stdout, stderr clitest.SyncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"-f", "-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
+	}()
+	t.Cleanup(func() {
+		if clitest.Mounted(t, mnt) {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+		}
+	})
+	waitFor(t, "the mount", func() bool { return strings.Contains(stdout.String(), "mounted on") || len(code) > 0 })
+	require.Empty(t, code, "run ended early: %s", stderr.String())
+
+	j := func(n string) string { return filepath.Join(mnt, n) }
+	require.NoError(t, os.WriteFile(j("up"), []byte("upper"), 0o644))
+	for _, first := range []string{"low", "up"} {
+		second := first + ".hard"
+		var st unix.Stat_t
+		require.NoError(t, unix.Stat(j(first), &st)) // the kernel has the attributes now
+		require.EqualValues(t, 1, st.Nlink, first)
+		require.NoError(t, os.Link(j(first), j(second)))
+		require.NoError(t, unix.Stat(j(first), &st))
+		assert.EqualValues(t, 2, st.Nlink, "stat %s right after ln %s %s", first, first, second)
+		require.NoError(t, pwriteFile(j(second), " and more"))
+		require.NoError(t, unix.Stat(j(first), &st))
+		assert.EqualValues(t, 14, st.Size, "stat %s right after a write through %s", first, second)
+	}
+
+	stop <- syscall.SIGTERM
+	select {
+	case c := <-code:
+		assert.Equal(t, 0, c, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after SIGTERM")
+	}
+}
+
+// pwriteFile appends data to the existing file p.
+func pwriteFile(p, data string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

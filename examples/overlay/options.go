@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is the parsed command line.
@@ -36,6 +37,9 @@ type config struct {
 	fsname     string
 	// uids and gids are uidmapping= and gidmapping= (idmap.go).
 	uids, gids idMap
+	// attrTimeout is how long the kernel caches attributes; 0 (the
+	// default) turns the cache off (see the package documentation).
+	attrTimeout time.Duration
 	// ignored lists the options accepted without effect, for -debug.
 	ignored []ignoredOption
 }
@@ -79,6 +83,14 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fl.StringVar(&c.whiteouts, "whiteouts", "auto", "whiteout format written to the upper: auto, kernel or oci")
 	fl.BoolVar(&c.noMetacopy, "no-metacopy", false, "copy file data on metadata-only changes too")
 	fl.BoolVar(&c.volatile, "volatile", false, "do not fsync copy-ups: faster copy-up, but a machine crash can leave empty or partial upper files (kernel overlayfs's volatile)")
+	fl.Func("attr-timeout", "how long the kernel may cache attributes, e.g. 1s (default 0: off, so that stat after a link(2) or a write through another name of a hard link is never stale; the libfuse3 build is always 0)", func(v string) error {
+		d, err := parseTimeout(v)
+		if err != nil {
+			return err
+		}
+		c.attrTimeout = d
+		return nil
+	})
 	fl.Func("o", "fuse-overlayfs style options, comma-separated: lowerdir=,upperdir=,workdir=,ro,rw,allow_other,volatile,clear_stale,... (see the package documentation)", func(s string) error {
 		opts = append(opts, s)
 		return nil
@@ -317,6 +329,13 @@ func (c *config) applyOption(o string, lower *string) error {
 			c.volatile = true
 		}
 		return nil
+	case "attr_timeout":
+		d, err := parseTimeout(val)
+		if !hasVal || err != nil {
+			return usagef("option %q: want attr_timeout=SECONDS, e.g. 0 or 1.5", o)
+		}
+		c.attrTimeout = d
+		return nil
 	case "metacopy":
 		if err := oneOf("on", "off"); err != nil {
 			return err
@@ -364,7 +383,24 @@ func (c *config) applyOption(o string, lower *string) error {
 		c.ignored = append(c.ignored, ignoredOption{o, "an x- option for other programs"})
 		return nil
 	}
-	return usagef("unknown option %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, volatile, fsync=, uidmapping=, gidmapping=, squash_to_root, squash_to_uid=, squash_to_gid=, metacopy=, nodev, nosuid, noexec, fsname=, clear_stale, log=, debug; accepted and ignored: %s)", o, ignoredList())
+	return usagef("unknown option %q (known: lowerdir=, upperdir=, workdir=, ro, rw, allow_other, default_permissions, volatile, fsync=, uidmapping=, gidmapping=, squash_to_root, squash_to_uid=, squash_to_gid=, metacopy=, attr_timeout=, nodev, nosuid, noexec, fsname=, clear_stale, log=, debug; accepted and ignored: %s)", o, ignoredList())
+}
+
+// parseTimeout reads a cache time as libfuse writes it (seconds, possibly
+// fractional: attr_timeout=1.5) or as a Go duration (1500ms).
+func parseTimeout(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || secs != secs || secs > 1e9 {
+			return 0, fmt.Errorf("%q is not a time: want seconds (1.5) or a duration (1500ms)", v)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", v)
+	}
+	return d, nil
 }
 
 func ignoredList() string {
