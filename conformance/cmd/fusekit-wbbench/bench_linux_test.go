@@ -87,7 +87,7 @@ func TestEndToEnd(t *testing.T) {
 // row later, and the table has one line per row.
 func TestRepetitionsRotate(t *testing.T) {
 	parent := t.TempDir()
-	o, err := parseBenchArgs([]string{"-size", "256K", "-reps", "2", "-only", "latency-disk/write-back", "-dir", parent}, io.Discard)
+	o, err := parseBenchArgs([]string{"-size", "256K", "-reps", "2", "-only", "latency-disk/write-back cp,latency-disk/write-back dd-4k", "-dir", parent}, io.Discard)
 	require.NoError(t, err)
 	var log bytes.Buffer
 	b := &bench{opts: o, log: &log, serveCmd: testServe}
