@@ -168,9 +168,17 @@ func checkDirLinks(t *testing.T, who string, dirs []string) {
 func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage {
 	t.Helper()
 	dir := t.TempDir()
-	for _, d := range []string{"root", "runroot", "tmp", "libpod", "ctx"} {
+	for _, d := range []string{"root", "tmp", "libpod", "ctx"} {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, d), 0o700))
 	}
+	// podman refuses a runroot longer than 50 bytes, which a TempDir below
+	// make test's own TMPDIR is; /run is where runroots live anyway.
+	runroot, err := os.MkdirTemp("/run", "fusekit-podman-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cleanupPodman(t, runroot, mountProgram)
+		os.RemoveAll(runroot)
+	})
 	// Configuration files of the test's own: nothing from the host's
 	// /etc/containers (a registry, another mount_program, a runtime)
 	// changes the run. The storage flags below say the same as
@@ -178,7 +186,7 @@ func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage 
 	// --tmpdir) instead of the shared memory segment every rootful podman
 	// on the machine uses by default.
 	storageConf := fmt.Sprintf("[storage]\ndriver = \"overlay\"\nrunroot = %q\ngraphroot = %q\n",
-		filepath.Join(dir, "runroot"), filepath.Join(dir, "root"))
+		runroot, filepath.Join(dir, "root"))
 	containersConf := "[engine]\nlock_type = \"file\"\n"
 	for f, content := range map[string]string{"containers.conf": containersConf, "registries.conf": "", "storage.conf": storageConf} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte(content), 0o600))
@@ -196,7 +204,7 @@ func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage 
 	)
 	global := []string{
 		"--root", filepath.Join(dir, "root"),
-		"--runroot", filepath.Join(dir, "runroot"),
+		"--runroot", runroot,
 		"--tmpdir", filepath.Join(dir, "libpod"),
 		"--storage-driver", "overlay",
 		"--events-backend", "none",
