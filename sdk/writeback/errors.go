@@ -105,6 +105,10 @@ type DataLostError struct {
 	// Final is set by Close: the data is gone. From SyncFS it is still
 	// buffered and tried again, until Close.
 	Final bool
+	// Journal is set by Close when Options.Journal holds the data: it is
+	// not lost but kept there, and the next New on that journal writes it
+	// back. errors.Is(err, ErrDataLost) is false then.
+	Journal string
 }
 
 // LostFile is one file of a DataLostError.
@@ -126,7 +130,11 @@ func (e *DataLostError) Error() string {
 		if len(e.Files) == 1 {
 			files = "file"
 		}
-		fmt.Fprintf(&b, "writeback: data lost: %d bytes acknowledged to write(2) in %d %s never reached the backend", e.Bytes, len(e.Files), files)
+		if e.Journal != "" {
+			fmt.Fprintf(&b, "writeback: not written back: %d bytes acknowledged to write(2) in %d %s are kept in the journal %s, and the next mount with it writes them back", e.Bytes, len(e.Files), files, e.Journal)
+		} else {
+			fmt.Fprintf(&b, "writeback: data lost: %d bytes acknowledged to write(2) in %d %s never reached the backend", e.Bytes, len(e.Files), files)
+		}
 		if !e.Final {
 			b.WriteString(" (still buffered: Close tries once more)")
 		}
@@ -159,7 +167,9 @@ func (e *DataLostError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrDataLost) true when data is missing.
-func (e *DataLostError) Is(target error) bool { return target == ErrDataLost && e.Bytes > 0 }
+func (e *DataLostError) Is(target error) bool {
+	return target == ErrDataLost && e.Bytes > 0 && e.Journal == ""
+}
 
 // Unwrap returns the files' errors and the others.
 func (e *DataLostError) Unwrap() []error {

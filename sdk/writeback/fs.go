@@ -542,6 +542,11 @@ func (f *FS) close(ctx context.Context) error {
 	var lost error
 	if l := f.unwritten(true); l != nil {
 		l.Final = true
+		if f.journal != nil {
+			// Every buffered byte was appended to the journal before it was
+			// acknowledged.
+			l.Journal = f.opts.Journal
+		}
 		lost = l
 	}
 

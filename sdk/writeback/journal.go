@@ -47,8 +47,10 @@
 // fails during replay, New returns the error and the journal is kept
 // whole; the next New replays it again from the start, which gives the
 // same result. Only one FS at a time can use a journal directory. Data
-// that Close could not write back (reported with ErrDataLost) stays in
-// the journal too, and the next New on it writes it back.
+// that Close could not write back stays in the journal too (Close reports
+// it as a DataLostError whose Journal field names the directory, which
+// errors.Is(err, ErrDataLost) does not match), and the next New on it
+// writes it back.
 //
 // Options.JournalFsync makes fsync(2) on a buffered file return once the
 // journal holds the file's data durably (fdatasync of the journal)

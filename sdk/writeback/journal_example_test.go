@@ -35,7 +35,8 @@ func ExampleOptions_journal() {
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	err = wb.Close(gone)
-	fmt.Println("lost from memory:", errors.Is(err, writeback.ErrDataLost))
+	var kept *writeback.DataLostError
+	fmt.Println("lost:", errors.Is(err, writeback.ErrDataLost), "kept in the journal:", errors.As(err, &kept) && kept.Journal == dir)
 	onBackend, _ := afero.ReadFile(mem, "/log")
 	fmt.Printf("on the backend %q\n", onBackend)
 
@@ -49,7 +50,7 @@ func ExampleOptions_journal() {
 	st := wb.Stats().Journal
 	fmt.Printf("on the backend %q; replayed %d file, %d bytes\n", onBackend, st.ReplayedFiles, st.ReplayedBytes)
 	// Output:
-	// lost from memory: true
+	// lost: false kept in the journal: true
 	// on the backend ""
 	// on the backend "acknowledged"; replayed 1 file, 12 bytes
 }
