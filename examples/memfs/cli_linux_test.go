@@ -14,21 +14,11 @@ import (
 
 func TestMain(m *testing.M) { clitest.Main(m) }
 
-// pkgDir is taken before any mount: the libfuse3 build changes the
-// working directory while mounting.
-var pkgDir = func() string {
-	d, err := os.Getwd()
-	if err != nil {
-		panic(err)
-	}
-	return d
-}()
-
 // TestBadInputsFailClearly runs the built binary on every bad input, in the
 // foreground and with -daemon: exit status, a message naming the problem,
 // no panic, no mount or process left.
 func TestBadInputsFailClearly(t *testing.T) {
-	bin := clitest.Build(t, pkgDir, "memfs")
+	bin := clitest.Build(t, clitest.PkgDir, "memfs")
 	clitest.RunBadCases(t, bin, "-daemon", []clitest.BadCase{
 		{Name: "missing mountpoint", Code: exitUsage, Setup: func(t *testing.T, dir string) ([]string, []string) {
 			m := filepath.Join(dir, "nope")
@@ -64,7 +54,7 @@ func TestBadInputsFailClearly(t *testing.T) {
 // -clear-stale: the command returns once the mount answers, the daemon logs
 // to the named file and exits 0 when unmounted.
 func TestDaemonAndClearStale(t *testing.T) {
-	bin := clitest.Build(t, pkgDir, "memfs")
+	bin := clitest.Build(t, clitest.PkgDir, "memfs")
 	clitest.BecomeSubreaper(t)
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "mnt")

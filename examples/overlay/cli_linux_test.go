@@ -21,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) { clitest.Main(m) }
 
-func overlayBinary(t *testing.T) string { return clitest.Build(t, pkgDir, "overlay") }
+func overlayBinary(t *testing.T) string { return clitest.Build(t, clitest.PkgDir, "overlay") }
 
 // startForeground runs bin with -f and the arguments, and returns once it
 // says the mount is live; it is stopped at cleanup if the test did not.

@@ -22,17 +22,6 @@ import (
 	"github.com/fusekit/fusekit/sdk"
 )
 
-// pkgDir is this package's directory, taken before any mount: the libfuse3
-// build of cgofuse changes the process's working directory to "/" when it
-// mounts.
-var pkgDir = func() string {
-	d, err := os.Getwd()
-	if err != nil {
-		panic(err)
-	}
-	return d
-}()
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -48,7 +37,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // sample: list the merged view, write a file, delete a lower file, look at
 // the upper with its whiteout, unmount with a signal.
 func TestDemoOnSampleData(t *testing.T) {
-	lower := filepath.Join(pkgDir, "sample", "lower")
+	lower := filepath.Join(clitest.PkgDir, "sample", "lower")
 	before := hashTree(t, lower)
 	upper, mnt := t.TempDir(), t.TempDir()
 	stop := make(chan os.Signal, 1)
@@ -129,7 +118,7 @@ func buildBinary(t *testing.T) string {
 		args = append(args, "-tags", "fuse3")
 	}
 	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Dir = pkgDir
+	cmd.Dir = clitest.PkgDir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin

@@ -21,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/fusekit/fusekit/examples/internal/clitest"
 )
 
 // TestPodmanBuild builds the same image of several layers twice with
@@ -191,7 +193,7 @@ func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage 
 	for f, content := range map[string]string{"containers.conf": containersConf, "registries.conf": "", "storage.conf": storageConf} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte(content), 0o600))
 	}
-	cf, err := os.ReadFile(filepath.Join(pkgDir, "testdata", "podman", "Containerfile"))
+	cf, err := os.ReadFile(filepath.Join(clitest.PkgDir, "testdata", "podman", "Containerfile"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ctx", "Containerfile"), cf, 0o600))
 	t.Cleanup(func() { cleanupPodman(t, dir, mountProgram) })
@@ -253,7 +255,7 @@ func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage 
 	// podman unmounts every layer when it is done; with a mount_program the
 	// FUSE server must then exit on its own.
 	waitFor(t, "podman's mounts and mount programs to go away", func() bool {
-		return len(mountsUnder(t, dir)) == 0 && len(processesOf(dir, mountProgram)) == 0
+		return len(clitest.MountsUnder(t, dir)) == 0 && len(processesOf(dir, mountProgram)) == 0
 	})
 	return builtImage{export: entries, run: out}
 }
@@ -262,7 +264,7 @@ func podmanImage(t *testing.T, podman, baseTar, mountProgram string) builtImage 
 // processes of the test's own mount program, and processes (conmon, the
 // runtime) whose command line names dir. Nothing outside dir is touched.
 func cleanupPodman(t *testing.T, dir, mountProgram string) {
-	mounts := mountsUnder(t, dir)
+	mounts := clitest.MountsUnder(t, dir)
 	// Deepest first, so that a mount under another comes off before it.
 	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
 	for _, m := range mounts {
@@ -273,45 +275,6 @@ func cleanupPodman(t *testing.T, dir, mountProgram string) {
 	for _, pid := range processesOf(dir, mountProgram) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-}
-
-// mountsUnder lists this namespace's mount points at or below dir.
-func mountsUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) the kernel
-// writes in mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // processesOf lists the processes running the binary mountProgram (built

@@ -14,16 +14,6 @@ import (
 
 func TestMain(m *testing.M) { clitest.Main(m) }
 
-// pkgDir is taken before any mount: the libfuse3 build changes the
-// working directory while mounting.
-var pkgDir = func() string {
-	d, err := os.Getwd()
-	if err != nil {
-		panic(err)
-	}
-	return d
-}()
-
 // scratch makes SOURCE (with a file) and an empty MOUNTPOINT in dir.
 func scratch(t *testing.T, dir string) (src, mnt string) {
 	src, mnt = filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
@@ -37,7 +27,7 @@ func scratch(t *testing.T, dir string) (src, mnt string) {
 // foreground and with -daemon: exit status, a message naming the problem,
 // no panic, no mount or process left.
 func TestBadInputsFailClearly(t *testing.T) {
-	bin := clitest.Build(t, pkgDir, "passthrough")
+	bin := clitest.Build(t, clitest.PkgDir, "passthrough")
 	clitest.RunBadCases(t, bin, "-daemon", []clitest.BadCase{
 		{Name: "missing mountpoint", Code: 2, Setup: func(t *testing.T, dir string) ([]string, []string) {
 			src, _ := scratch(t, dir)
@@ -91,7 +81,7 @@ func TestBadInputsFailClearly(t *testing.T) {
 // -clear-stale: the command returns once the mount answers, and the daemon
 // exits 0 when unmounted.
 func TestDaemonAndClearStale(t *testing.T) {
-	bin := clitest.Build(t, pkgDir, "passthrough")
+	bin := clitest.Build(t, clitest.PkgDir, "passthrough")
 	clitest.BecomeSubreaper(t)
 	dir := t.TempDir()
 	src, mnt := scratch(t, dir)

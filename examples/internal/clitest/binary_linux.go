@@ -20,6 +20,17 @@ import (
 	"github.com/fusekit/fusekit/sdk/sdktest"
 )
 
+// PkgDir is the test's package directory, the working directory the test
+// binary starts in, taken before any mount: the libfuse3 build changes the
+// working directory while mounting.
+var PkgDir = func() string {
+	d, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
 // Build compiles the example in pkgDir into a temporary directory, for the
 // libfuse line the test itself runs under (go test -tags fuse3 builds the
 // libfuse3 binary).
@@ -123,8 +134,12 @@ func MountsUnder(t testing.TB, dir string) []string {
 	}
 	var out []string
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			out = append(out, f[4])
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if mp := unescapeMountinfo(f[4]); mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
 		}
 	}
 	return out
@@ -282,4 +297,24 @@ func NoProcessLeft(t testing.TB, bin string) {
 	if pids := Processes(t, bin); len(pids) > 0 {
 		t.Errorf("processes of %s left behind: %v", bin, pids)
 	}
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space) the kernel
+// writes in mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
