@@ -33,6 +33,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// inProcess is the program running in the foreground in this process.
+type inProcess struct {
+	sig            chan os.Signal
+	code           chan int
+	stdout, stderr clitest.SyncBuffer
+}
+
+// startInProcess runs the program over lower and upper (with a workdir of
+// its own) on mnt and returns once the mount is live.
+func startInProcess(t *testing.T, lower, upper, mnt string) *inProcess {
+	t.Helper()
+	p := &inProcess{sig: make(chan os.Signal, 1), code: make(chan int, 1)}
+	args := []string{"-f", "-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}
+	go func() { p.code <- run(args, &p.stdout, &p.stderr, p.sig) }()
+	t.Cleanup(func() {
+		if clitest.Mounted(t, mnt) {
+			unix.Unmount(mnt, unix.MNT_DETACH)
+		}
+	})
+	waitFor(t, "the mount", func() bool { return strings.Contains(p.stdout.String(), "mounted on") || len(p.code) > 0 })
+	require.Empty(t, p.code, "run ended early: %s", p.stderr.String())
+	return p
+}
+
+// stop sends SIGTERM and checks that the program unmounts and exits 0.
+func (p *inProcess) stop(t *testing.T) {
+	t.Helper()
+	p.sig <- syscall.SIGTERM
+	select {
+	case c := <-p.code:
+		assert.Equal(t, 0, c, p.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after SIGTERM")
+	}
+}
+
 // TestDemoOnSampleData runs the README's demo in-process on the bundled
 // sample: list the merged view, write a file, delete a lower file, look at
 // the upper with its whiteout, unmount with a signal.
@@ -40,19 +76,7 @@ func TestDemoOnSampleData(t *testing.T) {
 	lower := filepath.Join(clitest.PkgDir, "sample", "lower")
 	before := hashTree(t, lower)
 	upper, mnt := t.TempDir(), t.TempDir()
-	stop := make(chan os.Signal, 1)
-	var stdout, stderr clitest.SyncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run([]string{"-f", "-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
-	}()
-	t.Cleanup(func() {
-		if clitest.Mounted(t, mnt) {
-			unix.Unmount(mnt, unix.MNT_DETACH)
-		}
-	})
-	waitFor(t, "the mount", func() bool { return strings.Contains(stdout.String(), "mounted on") || len(code) > 0 })
-	require.Empty(t, code, "run ended early: %s", stderr.String())
+	p := startInProcess(t, lower, upper, mnt)
 
 	ents, err := os.ReadDir(mnt)
 	require.NoError(t, err)
@@ -74,15 +98,9 @@ func TestDemoOnSampleData(t *testing.T) {
 	require.NoError(t, unix.Lstat(filepath.Join(upper, "hello.txt"), &st))
 	assert.Equal(t, uint32(unix.S_IFCHR), st.Mode&unix.S_IFMT, "a root server writes a kernel whiteout")
 
-	stop <- syscall.SIGTERM
-	select {
-	case c := <-code:
-		assert.Equal(t, 0, c, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after SIGTERM")
-	}
+	p.stop(t)
 	assert.False(t, clitest.Mounted(t, mnt))
-	assert.Contains(t, stdout.String(), "unmounted")
+	assert.Contains(t, p.stdout.String(), "unmounted")
 	assert.Equal(t, before, hashTree(t, lower), "the sample lower is never written")
 }
 
@@ -242,19 +260,7 @@ func TestCopyUpSurvivesKill(t *testing.T) {
 func TestLinkCountFreshAtOnce(t *testing.T) {
 	lower, upper, mnt := t.TempDir(), t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(lower, "low"), []byte("lower"), 0o644))
-	stop := make(chan os.Signal, 1)
-	var stdout, stderr clitest.SyncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run([]string{"-f", "-o", "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + t.TempDir(), mnt}, &stdout, &stderr, stop)
-	}()
-	t.Cleanup(func() {
-		if clitest.Mounted(t, mnt) {
-			unix.Unmount(mnt, unix.MNT_DETACH)
-		}
-	})
-	waitFor(t, "the mount", func() bool { return strings.Contains(stdout.String(), "mounted on") || len(code) > 0 })
-	require.Empty(t, code, "run ended early: %s", stderr.String())
+	p := startInProcess(t, lower, upper, mnt)
 
 	j := func(n string) string { return filepath.Join(mnt, n) }
 	require.NoError(t, os.WriteFile(j("up"), []byte("upper"), 0o644))
@@ -271,13 +277,7 @@ func TestLinkCountFreshAtOnce(t *testing.T) {
 		assert.EqualValues(t, 14, st.Size, "stat %s right after a write through %s", first, second)
 	}
 
-	stop <- syscall.SIGTERM
-	select {
-	case c := <-code:
-		assert.Equal(t, 0, c, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after SIGTERM")
-	}
+	p.stop(t)
 }
 
 // pwriteFile appends data to the existing file p.
